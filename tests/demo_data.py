@@ -1,0 +1,14 @@
+"""The demo fleet data as packaged with gc-tui (a copy of shared/data/demo_fleet.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+PACKAGED = Path(__file__).resolve().parents[1] / "gc_tui" / "demo" / "data" / "demo_fleet.json"
+
+
+def demo_fleet_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(PACKAGED.read_text(encoding="utf-8"))
+    return data

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.demo_data import demo_fleet_data
+from demo_data import demo_fleet_data
 
 from gc_tui.core.drift import (
     DEPLOYABLE_STATES,

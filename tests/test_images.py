@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_data import PACKAGED
+from demo_data import PACKAGED
 
 from gc_tui.core.images import (
     InvalidImage,

@@ -1,0 +1,70 @@
+"""The fleet audit: ask every instance what it runs, concurrently, one result per instance."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+
+from gc_tui.core.caprover import CapRoverClient, CapRoverError
+from gc_tui.core.model import InstanceAudit, InstanceStatus
+from gc_tui.core.session import FleetSession
+
+DEFAULT_CONCURRENCY = 32
+
+
+async def audit_instance(client: CapRoverClient) -> InstanceAudit:
+    """Log in, then read the apps and the CapRover version side by side.
+
+    Never raises for a failure of this instance: whatever happens becomes its status.
+    """
+    try:
+        await client.login()
+        apps, version = await asyncio.gather(client.app_definitions(), client.version_info())
+    except CapRoverError as failure:
+        return InstanceAudit(client.instance, failure.status, failure.reason)
+    except Exception as failure:  # noqa: BLE001 - one bad instance must not stop the fleet
+        # The type only: an exception's text may quote a request, and requests carry secrets.
+        return InstanceAudit(
+            client.instance, InstanceStatus.ERROR, f"unexpected error ({type(failure).__name__})"
+        )
+    return InstanceAudit(client.instance, InstanceStatus.OK, None, version, apps)
+
+
+async def audit_stream(
+    session: FleetSession,
+    names: Iterable[str] | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> AsyncIterator[InstanceAudit]:
+    """Yield each instance's audit as soon as it is known, at most ``concurrency`` at once."""
+    limit = asyncio.Semaphore(max(1, concurrency))
+    clients = session.clients(names)
+    results: asyncio.Queue[InstanceAudit] = asyncio.Queue()
+
+    async def one(client: CapRoverClient) -> None:
+        async with limit:
+            await results.put(await audit_instance(client))
+
+    tasks = [asyncio.create_task(one(client)) for client in clients]
+    try:
+        for _ in tasks:
+            yield await results.get()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def audit_fleet(
+    session: FleetSession,
+    names: Iterable[str] | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> list[InstanceAudit]:
+    """Every instance's audit, in the session's (vault) order."""
+    wanted = list(names) if names is not None else list(session.instances)
+    by_name = {
+        audit.instance.name: audit
+        async for audit in audit_stream(session, wanted, concurrency=concurrency)
+    }
+    return [by_name[name] for name in wanted]

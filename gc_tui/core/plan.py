@@ -1,0 +1,256 @@
+"""Deploy plans: which (instance, app) rows change, to what, and which are skipped and why.
+
+A plan is decided entirely before any request is sent, from the audit, so the operator
+confirms exactly what will happen. The executor (deploy.py) never adds a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from gc_tui.core.groups import group_members
+from gc_tui.core.images import InvalidImage, is_server_build, parse_image, same_repository
+from gc_tui.core.model import AppInfo, InstanceAudit
+from gc_tui.core.drift import drift_of
+from gc_tui.core.targets import DEFAULT_HOLD, Targets, is_held
+
+
+class PlanError(ValueError):
+    """The request cannot become a plan (a malformed image, an unknown instance, ...)."""
+
+
+@dataclass(frozen=True)
+class DeployTarget:
+    """What the operator asked for: this app on this instance should run this image."""
+
+    instance: str
+    app: str
+    image: str
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    instance: str
+    app: str
+    from_image: str | None
+    to_image: str
+    from_version: int = -1  # deployedVersion seen by the audit; verification needs it to grow
+    group: str | None = None  # the service group this row belongs to, if any
+    added_by_group: bool = False  # joined because another member of its group was asked for
+
+    @property
+    def key(self) -> str:
+        return row_key(self.instance, self.app)
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    instance: str
+    app: str
+    from_image: str | None
+    to_image: str | None
+    reason: str
+    group: str | None = None
+    added_by_group: bool = False
+
+    @property
+    def key(self) -> str:
+        return row_key(self.instance, self.app)
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows: tuple[PlanRow, ...]
+    skipped: tuple[SkippedRow, ...] = ()
+    action: str = "deploy"
+
+    @property
+    def instances(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(row.instance for row in self.rows))
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    use_groups: bool = True
+    include_manual: bool = False
+    include_held: bool = False
+    hold_repositories: tuple[str, ...] = DEFAULT_HOLD
+    extra_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    read_only: bool = False  # the whole run is read-only (flag or config)
+
+
+def row_key(instance: str, app: str) -> str:
+    return f"{instance}/{app}"
+
+
+def check_image(image: str) -> None:
+    """Refuse a malformed reference before anything is sent (e.g. ``repo:20260219-85:q``)."""
+    try:
+        parse_image(image)
+    except InvalidImage as err:
+        raise PlanError(f"image {image!r} is not a valid reference: {err}") from None
+
+
+def build_plan(
+    audits: Sequence[InstanceAudit],
+    wanted: Iterable[DeployTarget],
+    options: PlanOptions = PlanOptions(),
+    *,
+    action: str = "deploy",
+) -> Plan:
+    """Turn the operator's request into rows and skips, expanding service groups."""
+    wanted = list(wanted)
+    for image in dict.fromkeys(target.image for target in wanted):
+        check_image(image)
+    by_instance = {audit.instance.name: audit for audit in audits}
+    unknown = sorted({t.instance for t in wanted} - by_instance.keys())
+    if unknown:
+        raise PlanError(f"unknown instance(s): {', '.join(unknown)}")
+
+    rows: list[PlanRow] = []
+    skipped: list[SkippedRow] = []
+    seen: set[str] = set()
+    for target in wanted:
+        audit = by_instance[target.instance]
+        for candidate in _expand(audit, target, options):
+            if candidate.key in seen:
+                continue
+            seen.add(candidate.key)
+            if isinstance(candidate, SkippedRow):
+                skipped.append(candidate)
+            else:
+                reason = _skip_reason(audit, candidate, options)
+                if reason is None:
+                    rows.append(candidate)
+                else:
+                    skipped.append(
+                        SkippedRow(
+                            candidate.instance,
+                            candidate.app,
+                            candidate.from_image,
+                            candidate.to_image,
+                            reason,
+                            candidate.group,
+                            candidate.added_by_group,
+                        )
+                    )
+    return Plan(tuple(rows), tuple(skipped), action)
+
+
+def _expand(
+    audit: InstanceAudit, target: DeployTarget, options: PlanOptions
+) -> list[PlanRow | SkippedRow]:
+    """The asked-for row, then the members of its service group that should join it."""
+    name = audit.instance.name
+    if not audit.ok:
+        return [
+            SkippedRow(
+                name, target.app, None, target.image, f"instance failed the audit: {audit.error}"
+            )
+        ]
+    apps = {app.name: app for app in audit.apps}
+    asked = apps.get(target.app)
+    if asked is None:
+        return [SkippedRow(name, target.app, None, target.image, "no such app on this instance")]
+    membership = (
+        group_members(asked.name, audit.apps, extra_groups=options.extra_groups)
+        if options.use_groups
+        else None
+    )
+    group = membership[0] if membership else None
+    result: list[PlanRow | SkippedRow] = [_row(name, asked, target.image, group, False)]
+    for member_name in membership[1] if membership else ():
+        member = apps.get(member_name)
+        if member is None or member.name == asked.name:
+            continue
+        if member.image is None or asked.image is None:
+            continue
+        if is_server_build(member.image) or same_repository(member.image, asked.image):
+            # A server-built member is shown (and skipped as manual) rather than silently
+            # left behind: the operator must know the group will be split.
+            result.append(_row(name, member, target.image, group, True))
+    return result
+
+
+def _row(instance: str, app: AppInfo, image: str, group: str | None, added: bool) -> PlanRow:
+    return PlanRow(instance, app.name, app.image, image, app.deployed_version, group, added)
+
+
+def _skip_reason(audit: InstanceAudit, row: PlanRow, options: PlanOptions) -> str | None:
+    if options.read_only:
+        return "read-only mode: deploying is off"
+    if audit.instance.read_only:
+        return "read-only instance (config)"
+    if row.from_image is not None and is_server_build(row.from_image) and not options.include_manual:
+        return "server build (img-captain-...): needs a human; --include-manual to deploy anyway"
+    if (
+        row.from_image is not None
+        and is_held(row.from_image, options.hold_repositories)
+        and not options.include_held
+    ):
+        return "held image (never batch-upgraded); --include-held to deploy anyway"
+    if row.from_image == row.to_image:
+        return "already on the target image"
+    return None
+
+
+def rollback_targets(
+    audits: Sequence[InstanceAudit], app_names: Iterable[str], instances: Iterable[str] | None
+) -> tuple[list[DeployTarget], list[SkippedRow]]:
+    """Each app back to the image it ran before its current one, by image name."""
+    wanted_instances = set(instances) if instances is not None else None
+    targets: list[DeployTarget] = []
+    refused: list[SkippedRow] = []
+    names = list(app_names)
+    for audit in audits:
+        name = audit.instance.name
+        if wanted_instances is not None and name not in wanted_instances:
+            continue
+        if not audit.ok:
+            for app_name in names:
+                refused.append(
+                    SkippedRow(name, app_name, None, None, f"instance failed the audit: {audit.error}")
+                )
+            continue
+        apps = {app.name: app for app in audit.apps}
+        for app_name in names:
+            app = apps.get(app_name)
+            if app is None:
+                continue
+            previous = app.previous_image()
+            if previous is None or previous.image is None:
+                refused.append(
+                    SkippedRow(name, app_name, app.image, None, "no earlier image in the history")
+                )
+            elif is_server_build(previous.image):
+                refused.append(
+                    SkippedRow(
+                        name,
+                        app_name,
+                        app.image,
+                        previous.image,
+                        "the previous image is a server build (img-captain-...), which cannot "
+                        "be redeployed by name; roll back in the dashboard",
+                    )
+                )
+            else:
+                targets.append(DeployTarget(name, app_name, previous.image))
+    return targets, refused
+
+
+def to_target_selection(audits: Sequence[InstanceAudit], targets: Targets) -> list[DeployTarget]:
+    """Every app whose drift state is deployable (stale, other-repo, floating), to its target."""
+    wanted = []
+    for audit in audits:
+        if not audit.ok:
+            continue
+        for app in audit.apps:
+            drift = drift_of(app.name, app.image, targets)
+            if drift.deployable and drift.target is not None:
+                wanted.append(DeployTarget(audit.instance.name, app.name, drift.target))
+    return wanted
+
+
+def with_skipped(plan: Plan, extra: Sequence[SkippedRow]) -> Plan:
+    return Plan(plan.rows, plan.skipped + tuple(extra), plan.action)

@@ -1,0 +1,98 @@
+"""The HTTP set-up for one action over the fleet, done once and shared.
+
+One ``httpx.AsyncClient`` per instance: a single client shared by 200 origins spends seconds
+of CPU in httpcore's pool bookkeeping (it grows with connections x requests), while separate
+small pools stay cheap as long as they share one SSL context (building one costs ~25 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import httpx
+
+from gc_tui.core.caprover import CapRoverClient, ClientSettings, make_ssl_contexts
+from gc_tui.core.model import Instance
+
+
+class FleetSession:
+    """Clients, tokens and per-instance write locks for the instances of one action.
+
+    The write lock serialises everything that changes a server (app deploys, CapRover
+    updates): CapRover builds one thing at a time and answers 429 to concurrent writes.
+    """
+
+    def __init__(
+        self,
+        instances: Sequence[Instance],
+        settings: ClientSettings | None = None,
+        *,
+        ca_files: dict[str, Path] | None = None,
+    ) -> None:
+        self.settings = settings or ClientSettings()
+        self.instances = {instance.name: instance for instance in instances}
+        self._ca_files = ca_files or {}
+        self._ssl: tuple[ssl.SSLContext, ssl.SSLContext] | None = None
+        self._custom_ssl: dict[Path, ssl.SSLContext] = {}
+        self._clients: dict[str, CapRoverClient] = {}
+        self._write_locks: dict[str, asyncio.Lock] = {}
+        self.busy_with: dict[str, str] = {}  # instance -> what holds its write lock
+
+    def client(self, name: str) -> CapRoverClient:
+        existing = self._clients.get(name)
+        if existing is not None:
+            return existing
+        instance = self.instances[name]
+        http = httpx.AsyncClient(
+            base_url=instance.url,
+            verify=self._ssl_for(instance),
+            timeout=httpx.Timeout(
+                self.settings.read_timeout, connect=self.settings.connect_timeout
+            ),
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            follow_redirects=False,
+            # Proxies and CA paths from the environment are not honoured: the vault says
+            # where each server is, the config says how to trust it.
+            trust_env=False,
+        )
+        client = CapRoverClient(instance, http, self.settings)
+        self._clients[name] = client
+        return client
+
+    def clients(self, names: Iterable[str] | None = None) -> list[CapRoverClient]:
+        return [self.client(name) for name in (names if names is not None else self.instances)]
+
+    def write_lock(self, name: str) -> asyncio.Lock:
+        return self._write_locks.setdefault(name, asyncio.Lock())
+
+    def forget_credentials(self) -> None:
+        for client in self._clients.values():
+            client.forget_credentials()
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        await asyncio.gather(
+            *(client.aclose() for client in clients.values()), return_exceptions=True
+        )
+
+    async def __aenter__(self) -> FleetSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _ssl_for(self, instance: Instance) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = make_ssl_contexts()
+        verified, insecure = self._ssl
+        if instance.insecure:
+            return insecure
+        ca_file = self._ca_files.get(instance.name)
+        if ca_file is None:
+            return verified
+        if ca_file not in self._custom_ssl:
+            self._custom_ssl[ca_file] = ssl.create_default_context(cafile=str(ca_file))
+        return self._custom_ssl[ca_file]

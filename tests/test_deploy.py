@@ -1,0 +1,261 @@
+"""The deploy engine against fake CapRover servers: what the servers received is the plan,
+nothing more; every row ends in a final state with its reason; the log holds every row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from fakefleet import fake_app, fake_instance, running_fleet
+
+from gc_tui.core.audit import audit_fleet, audit_stream
+from gc_tui.core.caprover import ClientSettings
+from gc_tui.core.deploy import DeployEngine, RowState, RowUpdate, Timing
+from gc_tui.core.deploylog import DeployLog
+from gc_tui.core.model import Instance, InstanceStatus
+from gc_tui.core.plan import DeployTarget, Plan, build_plan
+from gc_tui.core.secret import Secret
+from gc_tui.core.session import FleetSession
+from gc_tui.demo.fleet import FakeFleet
+from gc_tui.demo.instance import FakeInstance
+
+FAST_CLIENT = ClientSettings(connect_timeout=2, read_timeout=2, request_deadline=2)
+FAST_TIMING = Timing(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
+OLD = "communityfirst/superset-deployment:6.0.0_20260303-0213"
+NEW = "communityfirst/superset-deployment:6.1.0_20260803-1652"
+
+
+def superset_instance(name: str, **options: object) -> FakeInstance:
+    return fake_instance(
+        name,
+        f"{name}-password",
+        apps=[
+            fake_app("postgres", "postgres:16", 1),
+            fake_app("superset", OLD, 3, tags=["superset"]),
+            fake_app("superset-worker", OLD, 3, tags=["superset"]),
+            fake_app("superset-init-and-beat", OLD, 3, tags=["superset"]),
+            fake_app("explorer", "communityfirst/guardianconnector-explorer:20260601-1", 2),
+        ],
+        **options,
+    )
+
+
+def entries(fleet: FakeFleet) -> list[Instance]:
+    return [Instance(f.name, fleet.url(f.name), Secret(f.password)) for f in fleet.instances]
+
+
+async def plan_and_run(
+    fleet: FakeFleet,
+    wanted: Sequence[DeployTarget],
+    *,
+    log: DeployLog | None = None,
+    events: list[RowUpdate] | None = None,
+    cancel_after_first_build: bool = False,
+) -> tuple[Plan, list]:
+    async with FleetSession(entries(fleet), FAST_CLIENT) as session:
+        audits = await audit_fleet(session)
+        plan = build_plan(audits, wanted)
+        seen = events if events is not None else []
+
+        def on_event(update: RowUpdate) -> None:
+            seen.append(update)
+            if cancel_after_first_build and update.state is RowState.BUILDING:
+                engine.cancel()
+
+        engine = DeployEngine(session, plan, timing=FAST_TIMING, on_event=on_event, log=log)
+        return plan, await engine.run()
+
+
+def received(fleet: FakeFleet) -> set[tuple[str, str, str]]:
+    return {(f.name, app, image) for f in fleet.instances for app, image in f.deploy_requests()}
+
+
+def planned(plan: Plan) -> set[tuple[str, str, str]]:
+    return {(row.instance, row.app, row.to_image) for row in plan.rows}
+
+
+class TestTheServersReceiveThePlan:
+    """The fakes' own request record, not the engine's report, decides what was deployed."""
+
+    async def test_a_group_expanded_on_several_instances(self) -> None:
+        fakes = [superset_instance(name) for name in ("acme", "bravo", "charlie")]
+        async with running_fleet(*fakes) as fleet:
+            wanted = [DeployTarget(f.name, "superset", NEW) for f in fakes]
+            plan, results = await plan_and_run(fleet, wanted)
+            assert len(plan.rows) == 9
+            assert received(fleet) == planned(plan)
+            assert all(r.state is RowState.DONE for r in results)
+            for fake in fakes:
+                for member in ("superset", "superset-worker", "superset-init-and-beat"):
+                    assert fake.app(member).deployed_image == NEW  # type: ignore[union-attr]
+
+    async def test_skipped_rows_are_never_sent(self) -> None:
+        fake = superset_instance("acme")
+        fake.apps[2] = fake_app("superset-worker", "img-captain-superset-worker:0", 1)
+        async with running_fleet(fake) as fleet:
+            wanted = [
+                DeployTarget("acme", "superset", NEW),
+                DeployTarget("acme", "postgres", "postgres:17"),
+                DeployTarget("acme", "explorer", "communityfirst/guardianconnector-explorer:20260601-1"),
+            ]
+            plan, results = await plan_and_run(fleet, wanted)
+            assert received(fleet) == planned(plan) == {
+                ("acme", "superset", NEW),
+                ("acme", "superset-init-and-beat", NEW),
+            }
+            by_app = {r.app: r for r in results}
+            assert by_app["superset-worker"].state is RowState.SKIPPED
+            assert "server build" in (by_app["superset-worker"].error or "")
+            assert "held" in (by_app["postgres"].error or "")
+            assert "already on" in (by_app["explorer"].error or "")
+
+
+class TestOneFailureNeverStopsTheOthers:
+    """A failed build, an unreachable instance, a 429: each on its own row, with a reason."""
+
+    async def test_a_failing_build_shows_its_reason_and_log(self) -> None:
+        fakes = [superset_instance("acme"), superset_instance("bravo")]
+        fakes[0].failing_images = {NEW}
+        async with running_fleet(*fakes) as fleet:
+            plan, results = await plan_and_run(
+                fleet, [DeployTarget(f.name, "explorer", NEW.replace("superset-deployment", "x")) for f in fakes]
+                + [DeployTarget(f.name, "superset", NEW) for f in fakes]
+            )
+        by_key = {r.key: r for r in results}
+        failed = by_key["acme/superset"]
+        assert failed.state is RowState.FAILED
+        assert "build failed" in (failed.error or "")
+        assert any("Deploy failed!" in line for line in failed.log_tail)
+        assert by_key["bravo/superset"].state is RowState.DONE
+        # Its group siblings were tried too (they also fail here) and carry the group's story.
+        assert "group member superset failed" in (by_key["acme/superset-worker"].error or "")
+        assert fakes[0].app("superset").deployed_image == OLD  # type: ignore[union-attr]
+
+    async def test_an_unreachable_instance(self) -> None:
+        fakes = [superset_instance("acme"), superset_instance("bravo", fault="unreachable")]
+        async with running_fleet(*fakes) as fleet:
+            plan, results = await plan_and_run(
+                fleet, [DeployTarget(f.name, "superset", NEW) for f in fakes]
+            )
+        states = {r.key: (r.state, r.error) for r in results}
+        assert states["acme/superset"][0] is RowState.DONE
+        assert states["bravo/superset"][0] is RowState.SKIPPED
+        assert "failed the audit" in (states["bravo/superset"][1] or "")
+
+    async def test_a_429_is_waited_out(self) -> None:
+        fake = superset_instance("acme", update_fails=True, update_pull_seconds=0.4)
+        async with running_fleet(fake) as fleet:
+            async with FleetSession(entries(fleet), FAST_CLIENT) as session:
+                audits = await audit_fleet(session)
+                plan = build_plan(audits, [DeployTarget("acme", "explorer", "repo/explorer:2")])
+                # Someone else's write (a failing CapRover update) holds the server's lock.
+                other = FleetSession(entries(fleet), FAST_CLIENT)
+                blocker = asyncio.create_task(
+                    other.client("acme").start_caprover_update("9.9.9")
+                )
+                await asyncio.sleep(0.1)
+                results = await DeployEngine(session, plan, timing=FAST_TIMING).run()
+                await asyncio.gather(blocker, return_exceptions=True)
+                await other.aclose()
+        assert results[0].state is RowState.DONE
+        statuses = [r for r in fake.requests if r.method == "POST" and "appData" in r.path]
+        assert len(fake.deploy_requests()) >= 1 and statuses
+
+    async def test_a_restart_mid_run_is_recovered_with_one_new_login(self) -> None:
+        fake = superset_instance("acme", build_seconds=0.3)
+        async with running_fleet(fake) as fleet:
+            events: list[RowUpdate] = []
+
+            async def restart_while_building() -> None:
+                while not any(e.state is RowState.BUILDING for e in events):
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.05)
+                fake.restart()
+
+            restarter = asyncio.create_task(restart_while_building())
+            plan, results = await plan_and_run(
+                fleet, [DeployTarget("acme", "explorer", "repo/explorer:2")], events=events
+            )
+            await restarter
+        # The restart lost the build (as a real one would); the row says so and the engine
+        # logged in again instead of failing on 1106.
+        assert fake.login_attempts() == 2
+        assert results[0].state in (RowState.DONE, RowState.FAILED)
+        if results[0].state is RowState.FAILED:
+            assert "1106" not in (results[0].error or "")
+
+
+class TestCancelAndLog:
+    """Ctrl-C starts nothing new, lets what is in flight end, and every row is logged."""
+
+    async def test_cancel_mid_run(self) -> None:
+        fake = superset_instance("acme")
+        log = DeployLog()
+        async with running_fleet(fake) as fleet:
+            plan, results = await plan_and_run(
+                fleet,
+                [DeployTarget("acme", "superset", NEW)],
+                log=log,
+                cancel_after_first_build=True,
+            )
+        states = {r.app: r.state for r in results}
+        assert states["superset"] is RowState.DONE
+        assert states["superset-worker"] is RowState.CANCELLED
+        assert states["superset-init-and-beat"] is RowState.CANCELLED
+        assert received(fleet) == {("acme", "superset", NEW)}
+        records = log.records()
+        assert records[0]["type"] == "plan" and len(records[0]["rows"]) == 3
+        logged = {(r["app"], r["state"]) for r in records if r["type"] == "row"}
+        assert logged == {(app, str(state)) for app, state in states.items()}
+        assert oct(log.path.stat().st_mode & 0o777) == "0o600"
+        text = log.path.read_text()
+        assert fake.password not in text and fake.env_secret not in text
+
+
+class TestAudit:
+    """One result per instance whatever happens to the others, fast ones first."""
+
+    async def test_statuses(self) -> None:
+        fakes = [
+            superset_instance("ok"),
+            superset_instance("down", fault="unreachable"),
+            superset_instance("html", fault="html"),
+            fake_instance("locked", "pw", otp_secret="JBSWY3DPEHPK3PXP"),
+        ]
+        async with running_fleet(*fakes) as fleet:
+            instances = entries(fleet)
+            instances[1:1] = []
+            wrong = Instance("wrongpw", fleet.url("ok"), Secret("nope"))
+            async with FleetSession([*instances, wrong], FAST_CLIENT) as session:
+                audits = await audit_fleet(session)
+        assert [(a.instance.name, a.status) for a in audits] == [
+            ("ok", InstanceStatus.OK),
+            ("down", InstanceStatus.UNREACHABLE),
+            ("html", InstanceStatus.ERROR),
+            ("locked", InstanceStatus.OTP_REQUIRED),
+            ("wrongpw", InstanceStatus.AUTH_FAILED),
+        ]
+        assert audits[0].version is not None and len(audits[0].apps) == 5
+
+    async def test_results_stream_without_waiting_for_the_slowest(self) -> None:
+        fakes = [fake_instance("slow", fault="slow", slow_seconds=1.5), fake_instance("fast")]
+        async with running_fleet(*fakes) as fleet:
+            async with FleetSession(entries(fleet), ClientSettings(request_deadline=5)) as session:
+                order = [audit.instance.name async for audit in audit_stream(session)]
+        assert order == ["fast", "slow"]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_one_deploy_at_a_time_per_instance(concurrency: int) -> None:
+    """CapRover builds one thing at a time: the engine never has two builds queued at once."""
+    fake = superset_instance("acme", build_seconds=0.1)
+    async with running_fleet(fake) as fleet:
+        async with FleetSession(entries(fleet), FAST_CLIENT) as session:
+            audits = await audit_fleet(session)
+            plan = build_plan(audits, [DeployTarget("acme", "superset", NEW)])
+            await DeployEngine(session, plan, concurrency=concurrency, timing=FAST_TIMING).run()
+    sent = [r.at for r in fake.requests if r.method == "POST" and "appData" in r.path]
+    assert len(sent) == 3
+    # Each deploy goes out only after the previous build ended on the server.
+    assert all(later - earlier >= 0.1 for earlier, later in zip(sent, sent[1:]))

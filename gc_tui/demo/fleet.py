@@ -1,0 +1,179 @@
+"""Many fake CapRover servers in one event loop, each on its own loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ssl
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from gc_tui.demo.captain import CaptainServer
+from gc_tui.demo.instance import FakeInstance
+
+
+class FakeFleet:
+    """Serves ``instances``; ``url(name)`` is ``http(s)://127.0.0.1:<port>``.
+
+    With ``ssl_context`` every instance speaks TLS; ``url_host`` lets a certificate issued for
+    ``localhost`` match (the servers still bind ``host``).
+    """
+
+    def __init__(
+        self,
+        instances: list[FakeInstance],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
+        url_host: str | None = None,
+    ) -> None:
+        names = [instance.name for instance in instances]
+        if len(set(names)) != len(names):
+            raise ValueError("fake instance names must be unique")
+        self.instances = list(instances)
+        self._servers = {
+            instance.name: CaptainServer(instance, host=host, ssl_context=ssl_context)
+            for instance in instances
+        }
+        self._scheme = "https" if ssl_context is not None else "http"
+        self._url_host = url_host or host
+
+    async def start(self) -> None:
+        # Sequential on purpose: binding is fast and keeps errors attributable.
+        for server in self._servers.values():
+            await server.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(server.stop() for server in self._servers.values()))
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def url(self, name: str) -> str:
+        return f"{self._scheme}://{self._url_host}:{self.server(name).port}"
+
+    def urls(self) -> dict[str, str]:
+        return {name: self.url(name) for name in self._servers}
+
+    def instance(self, name: str) -> FakeInstance:
+        return self.server(name).instance
+
+    def server(self, name: str) -> CaptainServer:
+        try:
+            return self._servers[name]
+        except KeyError:
+            raise KeyError(f"no fake instance named {name!r}") from None
+
+    async def take_down(self, name: str) -> None:
+        """From now on connections to ``name`` are refused (same port, for ``bring_up``)."""
+        await self.server(name).take_down()
+
+    async def bring_up(self, name: str) -> None:
+        await self.server(name).bring_up()
+
+
+class FakeFleetThread:
+    """A FakeFleet running on its own event loop in a daemon thread.
+
+    For sync tests and for code that owns its loop (Textual): talk to the URLs with any client,
+    and touch instances through ``call`` so it happens on the fleet's loop.
+    """
+
+    def __init__(self, instances: list[FakeInstance], **fleet_options: Any) -> None:
+        self._instances = instances
+        self._options = fleet_options
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._fleet: FakeFleet | None = None
+
+    @property
+    def fleet(self) -> FakeFleet:
+        if self._fleet is None:
+            raise RuntimeError("the fake fleet is not running")
+        return self._fleet
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise RuntimeError("the fake fleet is not running")
+        return self._loop
+
+    def start(self) -> FakeFleetThread:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="fake-caprover", daemon=True)
+        self._thread.start()
+
+        async def build() -> FakeFleet:
+            fleet = FakeFleet(self._instances, **self._options)
+            await fleet.start()
+            return fleet
+
+        try:
+            self._fleet = asyncio.run_coroutine_threadsafe(build(), loop).result()
+        except BaseException:
+            self._shutdown_loop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        if self._fleet is not None:
+            asyncio.run_coroutine_threadsafe(self._fleet.stop(), self._loop).result()
+            self._fleet = None
+        self._shutdown_loop()
+
+    def _shutdown_loop(self) -> None:
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join()
+        loop.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the fleet's loop (awaiting it if it is async); return its result."""
+
+        async def run() -> Any:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result()
+
+    def url(self, name: str) -> str:
+        return self.fleet.url(name)
+
+    def urls(self) -> dict[str, str]:
+        return self.fleet.urls()
+
+    def instance(self, name: str) -> FakeInstance:
+        return self.fleet.instance(name)
+
+    def take_down(self, name: str) -> None:
+        self.call(self.fleet.take_down, name)
+
+    def bring_up(self, name: str) -> None:
+        self.call(self.fleet.bring_up, name)

@@ -1,0 +1,199 @@
+"""The config file: strict TOML, no secrets, flags win over it.
+
+An unknown key or a bad value is an error naming the file and the key, so a typo such as
+``insecure = "no"`` never silently turns TLS verification off.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gc_tui.core.caprover import ClientSettings
+from gc_tui.core.model import Instance
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    insecure: bool = False
+    read_only: bool = False
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None = None
+    vault: Path | None = None
+    keyfile: Path | None = None
+    group: str | None = None
+    tag: str | None = None
+    targets: Path | None = None
+    concurrency: int = 32
+    deploy_concurrency: int = 8
+    update_concurrency: int = 4
+    read_only: bool = False
+    lock_after_minutes: float = 15.0
+    hold_repositories: tuple[str, ...] = ("postgres",)
+    client: ClientSettings = ClientSettings()
+    instances: Mapping[str, InstanceConfig] = field(default_factory=dict)
+
+    def apply_to(self, instances: Sequence[Instance]) -> list[Instance]:
+        """Per-instance settings (TLS opt-out, read-only) onto the vault's instances."""
+        result = []
+        for instance in instances:
+            extra = self.instances.get(instance.name)
+            if extra is None:
+                result.append(instance)
+            else:
+                result.append(
+                    replace(
+                        instance,
+                        insecure=extra.insecure,
+                        read_only=instance.read_only or extra.read_only,
+                    )
+                )
+        return result
+
+    def ca_files(self) -> dict[str, Path]:
+        return {name: c.ca_file for name, c in self.instances.items() if c.ca_file is not None}
+
+
+def default_config_path() -> Path:
+    explicit = os.environ.get("GC_TUI_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "gc-tui" / "config.toml"
+
+
+_TOP = {
+    "vault": "path",
+    "keyfile": "path",
+    "group": "str",
+    "tag": "str",
+    "targets": "path",
+    "concurrency": "posint",
+    "deploy_concurrency": "posint",
+    "update_concurrency": "posint",
+    "read_only": "bool",
+    "lock_after_minutes": "posnum",
+    "hold_repositories": "strlist",
+}
+_TIMEOUTS = {"connect": "posnum", "read": "posnum", "request": "posnum"}
+_INSTANCE = {"insecure": "bool", "read_only": "bool", "ca_file": "path"}
+_SECRET_KEYS = {"password", "passwd", "token", "secret", "otp"}
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file; a missing default file means the defaults."""
+    explicit = path is not None
+    path = path or default_config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: no such config file")
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read it ({type(err).__name__})") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "timeouts":
+            continue
+        if key == "instances":
+            continue
+        kind = _TOP.get(key)
+        if kind is None:
+            raise ConfigError(_unknown(path, key, _TOP.keys() | {"timeouts", "instances"}))
+        values[key] = _check(path, key, value, kind, path.parent)
+    if "hold_repositories" in values:
+        values["hold_repositories"] = tuple(values["hold_repositories"])
+
+    timeouts = _table(path, raw, "timeouts")
+    client = ClientSettings()
+    for key, value in timeouts.items():
+        kind = _TIMEOUTS.get(key)
+        if kind is None:
+            raise ConfigError(_unknown(path, f"timeouts.{key}", _TIMEOUTS.keys()))
+        seconds = _check(path, f"timeouts.{key}", value, kind, path.parent)
+        field_name = {"connect": "connect_timeout", "read": "read_timeout"}.get(
+            key, "request_deadline"
+        )
+        client = replace(client, **{field_name: float(seconds)})
+
+    instances: dict[str, InstanceConfig] = {}
+    for name, table in _table(path, raw, "instances").items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: instances.{name} must be a table")
+        settings: dict[str, Any] = {}
+        for key, value in table.items():
+            kind = _INSTANCE.get(key)
+            if kind is None:
+                if key.lower() in _SECRET_KEYS:
+                    raise ConfigError(
+                        f"{path}: instances.{name}.{key}: secrets belong in the vault, "
+                        "not in the config file"
+                    )
+                raise ConfigError(_unknown(path, f"instances.{name}.{key}", _INSTANCE.keys()))
+            settings[key] = _check(path, f"instances.{name}.{key}", value, kind, path.parent)
+        instances[name] = InstanceConfig(**settings)
+    return Config(path=path, client=client, instances=instances, **values)
+
+
+def _table(path: Path, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {key} must be a table ([{key}])")
+    return value
+
+
+def _unknown(path: Path, key: str, known: Any) -> str:
+    if key.rsplit(".", 1)[-1].lower() in _SECRET_KEYS:
+        return f"{path}: {key}: secrets belong in the vault, not in the config file"
+    return f"{path}: unknown key {key!r} (known: {', '.join(sorted(known))})"
+
+
+def _check(path: Path, key: str, value: Any, kind: str, base: Path) -> Any:
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{path}: {key} must be {expected}, not {value!r}")
+
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if kind == "str":
+        if not isinstance(value, str) or not value:
+            raise bad("a non-empty string")
+        return value
+    if kind == "path":
+        if not isinstance(value, str) or not value:
+            raise bad("a path string")
+        resolved = Path(value).expanduser()
+        return resolved if resolved.is_absolute() else base / resolved
+    if kind == "posint":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad("a whole number of at least 1")
+        return value
+    if kind == "posnum":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise bad("a positive number")
+        return value
+    if kind == "strlist":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise bad("a list of strings")
+        return value
+    raise AssertionError(kind)

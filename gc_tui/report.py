@@ -1,0 +1,194 @@
+"""Headless renderings of an audit and of a deploy: table, CSV, JSON.
+
+Every string from a server or the vault goes through ``printable`` before it reaches a
+terminal or a spreadsheet; JSON escapes control characters by itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gc_tui.core.model import AppInfo, InstanceAudit
+from gc_tui.core.text import printable
+
+TABLE_WIDTH = 100
+
+
+def _drift(app: AppInfo, targets: Any) -> tuple[str, str | None]:
+    from gc_tui.core.drift import drift_of
+
+    drift = drift_of(app.name, app.image, targets)
+    return str(drift.state), drift.target
+
+
+def _missing(audit: InstanceAudit, targets: Any) -> tuple[str, ...]:
+    from gc_tui.core.drift import instance_drift
+
+    return instance_drift(audit, targets, fleet_newest_caprover=None).missing
+
+
+def audit_json(audits: Sequence[InstanceAudit], targets: Any = None) -> dict[str, Any]:
+    instances = []
+    for audit in audits:
+        apps = []
+        for app in audit.apps:
+            record: dict[str, Any] = {
+                "app": app.name,
+                "image": app.image,
+                "version": app.deployed_version,
+                "deployed_at": app.deployed_at,
+                "manual": app.manual,
+                "history_length": app.history_length,
+                "tags": list(app.tags),
+                "project_id": app.project_id,
+            }
+            if targets is not None:
+                record["state"], record["target"] = _drift(app, targets)
+            apps.append(record)
+        entry: dict[str, Any] = {
+            "name": audit.instance.name,
+            "url": audit.instance.url,
+            "status": str(audit.status),
+            "error": audit.error,
+            "caprover_version": audit.version.current if audit.version else None,
+            "caprover_latest": audit.version.latest if audit.version else None,
+            "caprover_can_update": audit.version.can_update if audit.version else None,
+            "warnings": list(audit.instance.warnings),
+            "apps": apps,
+        }
+        if targets is not None and audit.ok:
+            for name in _missing(audit, targets):
+                apps.append(
+                    {
+                        "app": name,
+                        "image": None,
+                        "version": None,
+                        "deployed_at": None,
+                        "manual": False,
+                        "state": "missing",
+                        "target": targets.images.get(name),
+                    }
+                )
+        instances.append(entry)
+    return {"instances": instances}
+
+
+def render_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def audit_csv(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = [
+        "instance",
+        "url",
+        "status",
+        "error",
+        "caprover_version",
+        "app",
+        "image",
+        "version",
+        "deployed_at",
+        "manual",
+    ]
+    if targets is not None:
+        header += ["state", "target"]
+    writer.writerow(header)
+    data = audit_json(audits, targets)
+    for entry in data["instances"]:
+        base = [entry["name"], entry["url"], entry["status"], entry["error"] or ""]
+        base.append(entry["caprover_version"] or "")
+        if not entry["apps"]:
+            writer.writerow(_csv_cells(base + ["", "", "", "", ""] + (["", ""] if targets else [])))
+            continue
+        for app in entry["apps"]:
+            row = base + [
+                app["app"],
+                app["image"] or "",
+                "" if app["version"] is None else app["version"],
+                app["deployed_at"] or "",
+                "true" if app["manual"] else "false",
+            ]
+            if targets is not None:
+                row += [app.get("state") or "", app.get("target") or ""]
+            writer.writerow(_csv_cells(row))
+    return buffer.getvalue()
+
+
+def _csv_cells(cells: Sequence[object]) -> list[str]:
+    result = []
+    for cell in cells:
+        text = printable(cell)
+        # A cell starting with = + - @ is a formula to a spreadsheet; server text is not.
+        if text[:1] in ("=", "+", "-", "@"):
+            text = "'" + text
+        result.append(text)
+    return result
+
+
+def fit_image(image: str, width: int) -> str:
+    """Shorten from the middle: the tag and the image's own name matter most."""
+    text = printable(image)
+    if len(text) <= width:
+        return text
+    head = max(width // 4, 1)
+    return text[:head] + "…" + text[len(text) - (width - head - 1) :]
+
+
+def audit_table(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
+    """Grouped by instance, fits 100 columns; failures shown with their reason."""
+    lines: list[str] = []
+    state_width = 11 if targets is not None else 0
+    app_width = 24
+    version_width = 5
+    image_width = TABLE_WIDTH - 2 - app_width - 1 - version_width - 1 - 7 - state_width
+    for audit in audits:
+        name = printable(audit.instance.name, 30)
+        if audit.ok:
+            version = audit.version
+            caprover = f"CapRover {printable(version.current, 20)}" if version else ""
+            if version and version.latest != version.current:
+                caprover += f" (latest {printable(version.latest, 20)})"
+            head = f"{name}  {printable(audit.instance.url, 40)}  ok  {caprover}"
+        else:
+            reason = printable(audit.error or "", TABLE_WIDTH)
+            head = f"{name}  {printable(audit.instance.url, 40)}  {audit.status}"
+            lines.append(printable(head, TABLE_WIDTH))
+            lines.append(printable(f"  ! {reason}", TABLE_WIDTH))
+            lines.append("")
+            continue
+        lines.append(printable(head, TABLE_WIDTH))
+        for warning in audit.instance.warnings:
+            lines.append(printable(f"  note: {warning}", TABLE_WIDTH))
+        if not audit.apps:
+            lines.append("  (no apps)")
+        for app in audit.apps:
+            flag = "manual" if app.manual else ""
+            image = fit_image(app.image if app.image is not None else "(no image)", image_width)
+            cells = (
+                f"  {printable(app.name, app_width):<{app_width}} "
+                f"{image:<{image_width}} {app.deployed_version:>{version_width}} {flag:<6} "
+            )
+            if targets is not None:
+                state, _ = _drift(app, targets)
+                cells += f"{state:<{state_width}}"
+            lines.append(cells.rstrip())
+        if targets is not None:
+            for missing in _missing(audit, targets):
+                lines.append(
+                    f"  {printable(missing, app_width):<{app_width}} "
+                    f"{'(absent)':<{image_width}} {'':>{version_width}} {'':<6}missing"
+                )
+        lines.append("")
+    ok = sum(1 for audit in audits if audit.ok)
+    apps = sum(len(audit.apps) for audit in audits)
+    manual = sum(1 for audit in audits for app in audit.apps if app.manual)
+    lines.append(
+        f"{len(audits)} instances: {ok} ok, {len(audits) - ok} failed; {apps} apps, {manual} manual"
+    )
+    return "\n".join(lines) + "\n"

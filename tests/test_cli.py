@@ -1,0 +1,256 @@
+"""The headless commands, run as an operator would, against fake servers and a real vault."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakefleet import FAST, fake_app, fake_instance
+from vaults import make_vault
+
+from gc_tui.cli import run
+from gc_tui.core.deploy import Timing
+from gc_tui.core.deploylog import DeployLog
+from gc_tui.core.update import UpdateTiming
+from gc_tui.demo.fleet import FakeFleetThread
+
+VAULT_PASSWORD = "vault-master-Pw-0001"
+TIMING = Timing(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
+UPDATE_TIMING = UpdateTiming(poll_interval=0.05, deadline=5.0)
+OLD = "communityfirst/superset-deployment:6.0.0_20260303-0213"
+NEW = "communityfirst/superset-deployment:6.1.0_20260803-1652"
+
+
+class Terminal(io.StringIO):
+    """stdin that claims to be a TTY, for the confirmation prompt."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def fleet_instances() -> list:
+    def apps() -> list:
+        return [
+            fake_app("postgres", "postgres:16"),
+            fake_app("superset", OLD, 3, tags=["superset"]),
+            fake_app("superset-worker", OLD, 3, tags=["superset"]),
+            fake_app("superset-init-and-beat", OLD, 3, tags=["superset"]),
+            fake_app("redis", "img-captain-redis:0"),
+        ]
+
+    return [
+        fake_instance("alpha", "alpha-Instance-pw1", apps=apps(), latest_version="1.15.4"),
+        fake_instance("bravo", "bravo-Instance-pw2", apps=apps()),
+        fake_instance("charlie", "charlie-Instance-pw3", apps=apps(), fault="unreachable"),
+    ]
+
+
+@pytest.fixture
+def fleet() -> Iterator[FakeFleetThread]:
+    with FakeFleetThread(fleet_instances()) as running:
+        yield running
+
+
+@pytest.fixture
+def vault(fleet: FakeFleetThread, tmp_path: Path) -> Path:
+    entries = [
+        {"title": f.name, "url": fleet.url(f.name), "password": f.password, "group": "CapRover"}
+        for f in fleet.fleet.instances
+    ]
+    entries.append(
+        {"title": "wrongpw", "url": fleet.url("bravo"), "password": "nope", "group": "CapRover"}
+    )
+    return make_vault(tmp_path / "fleet.kdbx", entries, password=VAULT_PASSWORD)
+
+
+class Result:
+    def __init__(self, code: int, stdout: str, stderr: str) -> None:
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+
+def gc_tui(*argv: str, stdin: io.StringIO | None = None, password: str | None = VAULT_PASSWORD) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is None:
+        stdin = io.StringIO((password + "\n") if password is not None else "")
+    code = run(
+        list(argv) + (["--password-stdin"] if password is not None else []),
+        stdin=stdin,
+        stdout=out,
+        stderr=err,
+        timing=TIMING,
+        update_timing=UPDATE_TIMING,
+    )
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def vault_flags(vault: Path) -> list[str]:
+    return ["--vault", str(vault), "--group", "CapRover"]
+
+
+class TestAudit:
+    """Exit 1 when any instance failed; each failure on its own row with its reason."""
+
+    def test_json(self, vault: Path) -> None:
+        result = gc_tui("audit", *vault_flags(vault), "--format", "json")
+        assert result.code == 1
+        data = json.loads(result.stdout)
+        by_name = {i["name"]: i for i in data["instances"]}
+        assert by_name["alpha"]["status"] == "ok"
+        assert by_name["alpha"]["caprover_latest"] == "1.15.4"
+        assert by_name["alpha"]["caprover_can_update"] is True
+        assert by_name["charlie"]["status"] == "unreachable"
+        assert by_name["wrongpw"]["status"] == "auth_failed"
+        apps = {a["app"]: a for a in by_name["bravo"]["apps"]}
+        assert apps["superset"]["image"] == OLD and apps["superset"]["version"] == 2
+        assert apps["redis"]["manual"] is True and apps["superset"]["manual"] is False
+
+    def test_table_fits_100_columns(self, vault: Path) -> None:
+        result = gc_tui("audit", *vault_flags(vault))
+        assert result.code == 1
+        assert max(len(line) for line in result.stdout.splitlines()) <= 100
+        assert "unreachable" in result.stdout and "wrong password" in result.stdout
+
+    def test_csv_one_row_per_app_and_one_per_failed_instance(self, vault: Path) -> None:
+        result = gc_tui("audit", *vault_flags(vault), "--format", "csv")
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert sum(1 for r in rows if r["instance"] == "alpha") == 5
+        (charlie,) = [r for r in rows if r["instance"] == "charlie"]
+        assert charlie["status"] == "unreachable" and charlie["app"] == ""
+
+    def test_only_named_instances(self, vault: Path) -> None:
+        result = gc_tui("audit", *vault_flags(vault), "--instance", "alpha", "--format", "json")
+        assert result.code == 0
+        assert [i["name"] for i in json.loads(result.stdout)["instances"]] == ["alpha"]
+
+    def test_wrong_vault_password_is_one_line_exit_2(self, vault: Path) -> None:
+        result = gc_tui("audit", *vault_flags(vault), password="not it")
+        assert result.code == 2
+        assert result.stdout == ""
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+
+
+class TestDeploy:
+    """The plan first; no TTY and no --yes deploys nothing; the servers get the plan only."""
+
+    def test_without_a_tty_and_without_yes_nothing_is_deployed(
+        self, vault: Path, fleet: FakeFleetThread
+    ) -> None:
+        result = gc_tui("deploy", *vault_flags(vault), "--app", "superset", "--image", NEW)
+        assert result.code == 2
+        assert "alpha / superset-worker" in result.stdout  # the plan was printed
+        assert "--yes" in result.stderr
+        assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+    def test_dry_run(self, vault: Path, fleet: FakeFleetThread) -> None:
+        result = gc_tui(
+            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--dry-run"
+        )
+        assert result.code == 0 and "dry run" in result.stderr
+        assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+    def test_a_malformed_image_is_refused_before_the_vault_is_opened(self, vault: Path) -> None:
+        result = gc_tui("deploy", *vault_flags(vault), "--app", "x", "--image", "repo:1-85:q")
+        assert result.code == 2 and "not a valid reference" in result.stderr
+
+    def test_yes_deploys_the_plan_and_logs_it(self, vault: Path, fleet: FakeFleetThread) -> None:
+        result = gc_tui(
+            "deploy",
+            *vault_flags(vault),
+            "--app",
+            "superset",
+            "--image",
+            NEW,
+            "--yes",
+            "--format",
+            "json",
+        )
+        rows = json.loads(result.stdout)["rows"]
+        planned = {(r["instance"], r["app"]) for r in rows if r["state"] != "skipped"}
+        sent = {
+            (f.name, app) for f in fleet.fleet.instances for app, image in f.deploy_requests()
+        }
+        assert sent == planned == {
+            (name, app)
+            for name in ("alpha", "bravo")
+            for app in ("superset", "superset-worker", "superset-init-and-beat")
+        }
+        assert all(r["state"] == "done" for r in rows if r["state"] != "skipped")
+        skipped = {r["instance"]: r["error"] for r in rows if r["state"] == "skipped"}
+        assert "failed the audit" in skipped["charlie"]
+        # charlie and wrongpw failed the audit: skipped, shown, and not counted as planned.
+        assert result.code == 0
+        records = DeployLog().records()
+        assert [r["type"] for r in records].count("row") == len(rows) - len(skipped)
+
+    def test_a_tty_asks_and_no_means_no(self, vault: Path, fleet: FakeFleetThread) -> None:
+        stdin = Terminal(VAULT_PASSWORD + "\nn\n")
+        result = gc_tui(
+            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, stdin=stdin
+        )
+        assert result.code == 2 and "not confirmed" in result.stderr
+        assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+    def test_read_only_refuses(self, vault: Path, fleet: FakeFleetThread) -> None:
+        result = gc_tui(
+            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--yes", "--read-only"
+        )
+        assert result.code == 2 and "read-only" in result.stderr
+        assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+
+class TestCapRoverUpdate:
+    """Only instances that are behind; the fake's record of update requests is the plan."""
+
+    def test_update_the_instance_that_is_behind(self, vault: Path, fleet: FakeFleetThread) -> None:
+        for fake in fleet.fleet.instances:
+            for key, value in FAST.items():
+                setattr(fake, key, value)
+        result = gc_tui("caprover-update", *vault_flags(vault), "--yes", "--format", "json")
+        rows = {r["instance"]: r for r in json.loads(result.stdout)["rows"]}
+        assert rows["alpha"]["state"] == "done", rows["alpha"]
+        assert (rows["alpha"]["from_version"], rows["alpha"]["to_version"]) == ("1.15.3", "1.15.4")
+        assert rows["bravo"]["state"] == "skipped"
+        assert fleet.instance("alpha").update_requests() == ["1.15.4"]
+        assert fleet.instance("bravo").update_requests() == []
+        assert fleet.instance("alpha").version == "1.15.4"
+        assert result.code == 0
+
+    def test_refuses_without_yes_and_tty(self, vault: Path, fleet: FakeFleetThread) -> None:
+        result = gc_tui("caprover-update", *vault_flags(vault))
+        assert result.code == 2
+        assert fleet.instance("alpha").update_requests() == []
+
+
+def test_no_secret_in_any_output(vault: Path, fleet: FakeFleetThread, tmp_path: Path) -> None:
+    """Every command with known secrets; stdout, stderr and the deploy log never hold one."""
+    for fake in fleet.fleet.instances:
+        for key, value in FAST.items():
+            setattr(fake, key, value)
+    targets = tmp_path / "targets.toml"
+    outputs = []
+    for argv in (
+        ["audit", "--format", "json"],
+        ["audit", "--format", "csv"],
+        ["audit"],
+        ["deploy", "--app", "superset", "--image", NEW, "--yes"],
+        ["deploy", "--app", "superset", "--image", NEW, "--yes", "--format", "json"],
+        ["rollback", "--app", "superset", "--yes"],
+        ["caprover-update", "--yes"],
+        ["targets", "pin", "--from-instance", "alpha", "--targets", str(targets)],
+    ):
+        result = gc_tui(argv[0], *argv[1:2] if argv[0] == "targets" else [], *vault_flags(vault), *(argv[2:] if argv[0] == "targets" else argv[1:]))
+        outputs += [result.stdout, result.stderr]
+    outputs.append(DeployLog().path.read_text())
+    outputs.append(targets.read_text())
+    secrets = [VAULT_PASSWORD, "nope"]
+    for fake in fleet.fleet.instances:
+        secrets += [fake.password, fake.env_secret, *fake.tokens]
+    everything = "\n".join(outputs)
+    assert "superset" in everything  # the commands did run
+    for secret in secrets:
+        assert secret not in everything

@@ -1,0 +1,1 @@
+"""The Textual front end; ``make_app(TuiOptions(...))`` builds it (see app.py)."""

@@ -1,0 +1,67 @@
+"""Every fleet-table action in one table: the footer, the `?` screen and the palette read it.
+
+Binding ids let `App.set_keymap` remap keys without touching code (tui-notes.md §3.9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class FleetAction:
+    id: str
+    key: str
+    action: str  # an action of FleetScreen
+    label: str  # short, for the footer
+    help: str  # one sentence, for the help screen and the palette
+    show: bool = True
+    display_key: str = ""  # how the help screen writes the key, when not the key name
+
+    def binding(self) -> Binding:
+        return Binding(self.key, self.action, self.label, show=self.show, id=self.id)
+
+
+FLEET_ACTIONS: tuple[FleetAction, ...] = (
+    FleetAction("fleet.filter", "slash", "filter", "Filter",
+                "Filter rows: text or regex; instance: app: image: status: narrow one column; "
+                "a leading ! negates", display_key="/"),
+    FleetAction("fleet.clear-filter", "escape", "clear_filter", "Clear",
+                "Clear the filter", display_key="esc"),
+    FleetAction("fleet.mark", "space", "toggle_mark", "Mark",
+                "Mark or unmark the row and move down"),
+    FleetAction("fleet.mark-visible", "a", "mark_visible", "Mark all",
+                "Mark every visible app row"),
+    FleetAction("fleet.unmark", "u", "unmark_all", "Unmark", "Unmark every row"),
+    FleetAction("fleet.invert", "i", "invert_marks", "Invert",
+                "Invert the marks among the visible rows"),
+    FleetAction("fleet.deploy", "d", "deploy", "Deploy",
+                "Deploy an image to the marked rows (the cursor row when none is marked); "
+                "shows the plan first"),
+    FleetAction("fleet.detail", "enter", "detail", "Detail",
+                "Show the row: full image, version history, deploy state and build log"),
+    FleetAction("fleet.refresh", "r", "refresh", "Refresh",
+                "Audit every instance again (marks are kept)"),
+    FleetAction("fleet.retry", "R", "retry", "Retry",
+                "Audit the failed instances again and mark the rows whose deploy failed, "
+                "so d deploys them again after confirming"),
+    FleetAction("fleet.export", "e", "export", "Export",
+                "Export the visible rows to CSV or JSON (file created 0600)"),
+    FleetAction("fleet.off-target", "t", "mark_off_target", "Off-target",
+                "Mark every visible row that is not on its target image (needs a targets "
+                "file)", show=False),
+    FleetAction("fleet.pin", "p", "pin_targets", "Pin",
+                "Pin the images of the marked rows as targets (asks first)", show=False),
+    FleetAction("fleet.update-caprover", "U", "update_caprover", "Update CapRover",
+                "Update CapRover on the instances of the marked rows (asks first)", show=False),
+    FleetAction("fleet.help", "question_mark", "help", "Help", "Show every key",
+                display_key="?"),
+    FleetAction("fleet.quit", "q", "app.quit", "Quit",
+                "Quit (asks first while deploys run)"),
+)
+
+
+def key_label(action: FleetAction) -> str:
+    return action.display_key or action.key

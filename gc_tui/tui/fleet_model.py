@@ -1,0 +1,440 @@
+"""The fleet table's rows as plain data: audits and deploy events in, rows and marks out.
+
+No Textual here. The App feeds events in; the fleet screen reads the rows whose cells
+changed on a slow timer and writes only those cells (tui-notes.md §3.2). ``status_of`` is the
+single source of truth for what a row's state means: the status cell, the filter, the
+header counts and the exports all read it, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, Protocol
+
+from gc_tui.core.deploy import RowState, RowUpdate
+from gc_tui.core.images import compare_tags, try_parse_image
+from gc_tui.core.model import AppInfo, InstanceAudit, InstanceStatus, VersionInfo
+from gc_tui.tui.filter import NO_FILTER, Field, Fields, Filter
+
+INSTANCE_ROW = "\x00"  # an app name no server can produce: the key of an instance's own row
+
+
+def app_row_key(instance: str, app: str) -> str:
+    return f"{instance}/{app}"  # same as gc_tui.core.plan.row_key, so deploy events match
+
+
+def instance_row_key(instance: str) -> str:
+    return f"{instance}/{INSTANCE_ROW}"
+
+
+class Drift(Protocol):
+    """What gc_tui.core.targets.drift_of returns; only these attributes are read."""
+
+    @property
+    def state(self) -> Any: ...
+
+    @property
+    def target(self) -> Any: ...
+
+    @property
+    def detail(self) -> Any: ...
+
+
+DriftFn = Callable[[str, str | None], Drift | None]  # (app name, deployed image) -> drift
+
+
+class RowKind(StrEnum):
+    APP = "app"
+    INSTANCE = "instance"  # an instance that failed the audit, or has no apps
+
+
+class Tone(StrEnum):
+    """How a status looks; the word always says the same thing without colour."""
+
+    OK = "ok"
+    MANUAL = "manual"
+    ACTIVE = "active"
+    DONE = "done"
+    FAILED = "failed"
+    MUTED = "muted"
+
+
+@dataclass(frozen=True)
+class DeployStatus:
+    state: RowState
+    started_at: float | None  # monotonic
+    updated_at: float  # monotonic, when this state was reached
+    to_image: str | None = None
+    error: str | None = None
+    log_tail: tuple[str, ...] = ()
+
+    def elapsed(self, now: float) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.updated_at if self.state.final else now
+        return max(0.0, end - self.started_at)
+
+
+@dataclass(frozen=True)
+class Status:
+    word: str
+    tone: Tone
+
+
+_DEPLOY_TONES = {
+    RowState.QUEUED: Tone.ACTIVE,
+    RowState.DEPLOYING: Tone.ACTIVE,
+    RowState.BUILDING: Tone.ACTIVE,
+    RowState.VERIFYING: Tone.ACTIVE,
+    RowState.DONE: Tone.DONE,
+    RowState.FAILED: Tone.FAILED,
+    RowState.CANCELLED: Tone.FAILED,
+    RowState.SKIPPED: Tone.MUTED,
+}
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    key: str
+    kind: RowKind
+    instance: str
+    instance_status: InstanceStatus
+    instance_error: str | None = None
+    version: VersionInfo | None = None
+    app: AppInfo | None = None
+    deploy: DeployStatus | None = None
+    drift: Drift | None = None
+
+    @property
+    def app_name(self) -> str:
+        return self.app.name if self.app is not None else ""
+
+    @property
+    def image(self) -> str | None:
+        return self.app.image if self.app is not None else None
+
+    @property
+    def manual(self) -> bool:
+        return self.app is not None and self.app.manual
+
+    @cached_property
+    def image_parts(self) -> tuple[str, str]:
+        """(repository, tag) for display; a reference Docker would refuse is split naively."""
+        image = self.image
+        if image is None:
+            return ("", "")
+        parsed = try_parse_image(image)
+        if parsed is not None:
+            tag = parsed.tag or ""
+            if parsed.digest:
+                tag = f"{tag}@{parsed.digest[:19]}" if tag else parsed.digest[:19]
+            return (parsed.familiar_repository, tag)
+        head, colon, tail = image.rpartition(":")
+        if colon and "/" not in tail:
+            return (head, tail)
+        return (image, "")
+
+    @property
+    def update_available(self) -> bool | None:
+        """True when latest > current; canUpdate false can also mean "could not check"."""
+        if self.version is None or not self.version.latest:
+            return None
+        order = compare_tags(self.version.latest, self.version.current)
+        if order is None:
+            return self.version.can_update or None
+        return order > 0
+
+    @cached_property
+    def status(self) -> Status:
+        return status_of(self)
+
+    @cached_property
+    def search_fields(self) -> Fields:
+        repository, tag = self.image_parts
+        # The instance's own status only on its own row: every app row of a healthy instance
+        # would otherwise match "status:ok", manual ones included.
+        statuses = [self.status.word]
+        if self.kind is RowKind.INSTANCE:
+            statuses.append(str(self.instance_status))
+        if self.manual:
+            statuses.append("manual")
+        if self.deploy is not None:
+            statuses.append(str(self.deploy.state))
+        if self.drift is not None:
+            statuses.append(str(self.drift.state))
+        if self.update_available:
+            statuses.append("update")
+        return {
+            Field.INSTANCE: (self.instance,),
+            Field.APP: (self.app_name,),
+            Field.IMAGE: tuple(v for v in (self.image or "", repository, tag) if v),
+            Field.STATUS: tuple(statuses),
+        }
+
+
+def status_of(row: FleetRow) -> Status:
+    """What the row is doing now: a deploy in progress or finished wins over the audit."""
+    if row.deploy is not None:
+        return Status(str(row.deploy.state), _DEPLOY_TONES[row.deploy.state])
+    if row.kind is RowKind.INSTANCE:
+        if row.instance_status is InstanceStatus.OK:
+            return Status("no apps", Tone.MUTED)
+        return Status(str(row.instance_status).replace("_", " "), Tone.FAILED)
+    if row.app is not None and row.app.is_building:
+        return Status("building", Tone.ACTIVE)
+    if row.manual:
+        return Status("manual", Tone.MANUAL)
+    if row.image is None:
+        return Status("no image", Tone.MUTED)
+    return Status("ok", Tone.OK)
+
+
+@dataclass(frozen=True)
+class Counts:
+    instances: int
+    answered: int
+    ok: int
+    failed: int
+    apps: int
+    manual: int
+    marked: int
+    visible: int
+    deploying: int
+
+
+@dataclass
+class Changes:
+    """What the table must redo since the last flush."""
+
+    cells: set[str] = field(default_factory=set)  # rows whose cells may differ
+    structure: bool = False  # rows added or removed, filter or order changed
+
+
+class FleetModel:
+    def __init__(self, instance_order: Sequence[str] = (), drift: DriftFn | None = None) -> None:
+        self.instance_order = {name: index for index, name in enumerate(instance_order)}
+        self.drift = drift
+        self.rows: dict[str, FleetRow] = {}
+        self.audits: dict[str, InstanceAudit] = {}
+        self.marks: set[str] = set()
+        self.filter: Filter = NO_FILTER
+        self._changes = Changes(structure=True)
+        self._order: list[str] | None = None
+        self._visible: list[str] | None = None
+
+    # -- events in -----------------------------------------------------------------------
+
+    def apply_audit(self, audit: InstanceAudit) -> None:
+        """Replace one instance's rows; marks and deploy states survive on the same keys."""
+        name = audit.instance.name
+        if name not in self.instance_order:
+            self.instance_order[name] = len(self.instance_order)
+        self.audits[name] = audit
+        old_keys = {key for key, row in self.rows.items() if row.instance == name}
+        new_rows = list(self._rows_of(audit))
+        new_keys = {row.key for row in new_rows}
+        for key in old_keys - new_keys:
+            del self.rows[key]
+            self.marks.discard(key)
+        for row in new_rows:
+            previous = self.rows.get(row.key)
+            if previous is not None and previous.deploy is not None:
+                row = replace(row, deploy=previous.deploy)
+            self.rows[row.key] = row
+            self._changes.cells.add(row.key)
+        if old_keys != new_keys:
+            self._order = None
+            self._changes.structure = True
+        self._visible = None
+
+    def apply_deploy(self, update: RowUpdate, to_image: str | None = None) -> None:
+        row = self.rows.get(update.key)
+        if row is None:
+            return  # the row vanished in a re-audit; the deploy log still has it
+        previous = row.deploy
+        if to_image is None and previous is not None:
+            to_image = previous.to_image
+        log_tail = update.log_tail or (previous.log_tail if previous is not None else ())
+        started = update.started_at
+        if started is None and previous is not None and not update.state is RowState.QUEUED:
+            started = previous.started_at
+        self.rows[update.key] = replace(
+            row,
+            deploy=DeployStatus(update.state, started, update.at, to_image, update.error, log_tail),
+        )
+        self._changes.cells.add(update.key)
+        self._visible = None
+
+    def reset_deploys(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            row = self.rows.get(key)
+            if row is not None and row.deploy is not None:
+                self.rows[key] = replace(row, deploy=None)
+                self._changes.cells.add(key)
+        self._visible = None
+
+    def set_drift(self, drift: DriftFn | None) -> None:
+        self.drift = drift
+        for key, row in list(self.rows.items()):
+            self.rows[key] = replace(row, drift=self._drift_of(row.app))
+            self._changes.cells.add(key)
+        self._visible = None
+
+    def set_filter(self, new_filter: Filter) -> None:
+        if new_filter != self.filter:
+            self.filter = new_filter
+            self._visible = None
+            self._changes.structure = True
+
+    def clear(self) -> None:
+        """Forget everything (the idle lock): rows showed what the credentials could read."""
+        self.rows.clear()
+        self.audits.clear()
+        self.marks.clear()
+        self.instance_order.clear()
+        self.filter = NO_FILTER
+        self._order = None
+        self._visible = None
+        self._changes = Changes(structure=True)
+
+    # -- marks ---------------------------------------------------------------------------
+
+    def markable(self, key: str) -> bool:
+        row = self.rows.get(key)
+        return row is not None and row.kind is RowKind.APP
+
+    def toggle_mark(self, key: str) -> None:
+        if not self.markable(key):
+            return
+        if key in self.marks:
+            self.marks.discard(key)
+        else:
+            self.marks.add(key)
+        self._changes.cells.add(key)
+
+    def set_marks(self, keys: Iterable[str], marked: bool) -> None:
+        for key in keys:
+            if not self.markable(key) or (key in self.marks) == marked:
+                continue
+            if marked:
+                self.marks.add(key)
+            else:
+                self.marks.discard(key)
+            self._changes.cells.add(key)
+
+    def mark_visible(self) -> None:
+        self.set_marks(self.visible_keys(), True)
+
+    def unmark_all(self) -> None:
+        self.set_marks(list(self.marks), False)
+
+    def invert_visible(self) -> None:
+        for key in self.visible_keys():
+            self.toggle_mark(key)
+
+    def marked_rows(self) -> list[FleetRow]:
+        """Marked rows in display order (including rows the filter hides)."""
+        return [self.rows[key] for key in self.ordered_keys() if key in self.marks]
+
+    # -- rows out ------------------------------------------------------------------------
+
+    def ordered_keys(self) -> list[str]:
+        if self._order is None:
+            self._order = sorted(self.rows, key=self._sort_key)
+        return self._order
+
+    def visible_keys(self) -> list[str]:
+        if self._visible is None:
+            if self.filter.active:
+                self._visible = [
+                    key
+                    for key in self.ordered_keys()
+                    if self.filter.matches(self.rows[key].search_fields)
+                ]
+            else:
+                self._visible = list(self.ordered_keys())
+        return self._visible
+
+    def take_changes(self) -> Changes:
+        changes, self._changes = self._changes, Changes()
+        return changes
+
+    def deploying_keys(self) -> list[str]:
+        return [
+            key
+            for key, row in self.rows.items()
+            if row.deploy is not None and not row.deploy.state.final
+        ]
+
+    def counts(self) -> Counts:
+        app_rows = [row for row in self.rows.values() if row.kind is RowKind.APP]
+        ok = sum(1 for audit in self.audits.values() if audit.ok)
+        return Counts(
+            instances=len(self.instance_order),
+            answered=len(self.audits),
+            ok=ok,
+            failed=len(self.audits) - ok,
+            apps=len(app_rows),
+            manual=sum(1 for row in app_rows if row.manual),
+            marked=len(self.marks),
+            visible=len(self.visible_keys()),
+            deploying=len(self.deploying_keys()),
+        )
+
+    def failed_instances(self) -> list[str]:
+        return [name for name, audit in self.audits.items() if not audit.ok]
+
+    def failed_deploy_keys(self) -> list[str]:
+        return [
+            key
+            for key in self.ordered_keys()
+            if (deploy := self.rows[key].deploy) is not None
+            and deploy.state in (RowState.FAILED, RowState.CANCELLED)
+        ]
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _rows_of(self, audit: InstanceAudit) -> Iterable[FleetRow]:
+        name = audit.instance.name
+        seen: set[str] = set()
+        for app in audit.apps:
+            if app.name in seen:
+                continue  # a server listing an app twice must not break the table's keys
+            seen.add(app.name)
+            yield FleetRow(
+                key=app_row_key(name, app.name),
+                kind=RowKind.APP,
+                instance=name,
+                instance_status=audit.status,
+                version=audit.version,
+                app=app,
+                drift=self._drift_of(app),
+            )
+        if not seen:
+            yield FleetRow(
+                key=instance_row_key(name),
+                kind=RowKind.INSTANCE,
+                instance=name,
+                instance_status=audit.status,
+                instance_error=audit.error,
+                version=audit.version,
+            )
+
+    def _drift_of(self, app: AppInfo | None) -> Drift | None:
+        if self.drift is None or app is None:
+            return None
+        try:
+            return self.drift(app.name, app.image)
+        except Exception:  # noqa: BLE001 - a bad targets entry must not hide the row
+            return None
+
+    def _sort_key(self, key: str) -> tuple[int, int, str]:
+        row = self.rows[key]
+        return (
+            self.instance_order.get(row.instance, len(self.instance_order)),
+            0 if row.kind is RowKind.INSTANCE else 1,
+            row.app_name,
+        )

@@ -1,0 +1,39 @@
+"""What workers tell the App. Workers post these; only the App's handlers change state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from gc_tui.core.deploy import DeployEngine, RowUpdate
+from gc_tui.core.model import InstanceAudit
+
+
+@dataclass
+class AuditArrived(Message):
+    """One instance answered (or failed to); ``epoch`` drops answers from before a lock."""
+
+    audit: InstanceAudit
+    epoch: int
+
+
+@dataclass
+class AuditEnded(Message):
+    names: tuple[str, ...]
+    epoch: int
+    error: str | None = None  # the audit itself broke (not one instance): shown, not raised
+
+
+@dataclass
+class DeployRowChanged(Message):
+    update: RowUpdate
+    to_image: str | None
+    epoch: int
+
+
+@dataclass
+class DeployEnded(Message):
+    engine: DeployEngine
+    epoch: int
+    error: str | None = None

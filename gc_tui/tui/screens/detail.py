@@ -1,0 +1,126 @@
+"""One row in full: instance, image, version history, deploy state and build log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from gc_tui.tui.fleet_model import FleetRow, RowKind
+from gc_tui.tui.safe import safe_text
+from gc_tui.tui.widgets.fleet_table import TONE_STYLES, format_elapsed
+
+HISTORY_SHOWN = 15
+
+
+def _field(text: Text, label: str, value: object, style: str = "") -> None:
+    text.append(f"{label:<16}", style="bold")
+    text.append_text(safe_text(value, style=style, wrap=True))
+    text.append("\n")
+
+
+def detail_text(row: FleetRow, url: str | None, now: float) -> Text:
+    """Everything known about the row; server text through safe_text, never markup."""
+    text = Text()
+    _field(text, "Instance", row.instance)
+    if url:
+        _field(text, "URL", url)
+    _field(text, "Audit", str(row.instance_status).replace("_", " "))
+    if row.instance_error:
+        _field(text, "Reason", row.instance_error, "bold red")
+    if row.version is not None:
+        version = row.version.current
+        if row.update_available:
+            version += f"  (update available: {row.version.latest})"
+        elif not row.version.latest:
+            version += "  (no update reported; the server may not have been able to check)"
+        _field(text, "CapRover", version)
+    status = row.status
+    text.append(f"{'Status':<16}", style="bold")
+    text.append(status.word, style=TONE_STYLES[status.tone])
+    text.append("\n")
+    if row.kind is RowKind.APP and row.app is not None:
+        app = row.app
+        text.append("\n")
+        _field(text, "App", app.name)
+        _field(text, "Image", app.image or "(no image recorded for the deployed version)",
+               "italic" if row.manual else "")
+        if row.manual:
+            _field(text, "Manual", "built on the server (img-captain-...): upgrade it by hand; "
+                   "batch deploys skip it")
+        _field(text, "Deployed", f"version {app.deployed_version}"
+               + (f" at {app.deployed_at}" if app.deployed_at else ""))
+        if app.is_building:
+            _field(text, "Building", "a build is running on the server now")
+        if app.tags:
+            _field(text, "Tags", ", ".join(app.tags))
+        if row.drift is not None:
+            _field(text, "Drift", f"{row.drift.state}: {row.drift.detail}")
+    deploy = row.deploy
+    if deploy is not None:
+        text.append("\nLast deploy\n", style="bold underline")
+        _field(text, "State", deploy.state, TONE_STYLES[status.tone])
+        if deploy.to_image:
+            _field(text, "Target image", deploy.to_image)
+        elapsed = format_elapsed(deploy.elapsed(now))
+        if elapsed:
+            _field(text, "Elapsed", elapsed)
+        if deploy.error:
+            _field(text, "Reason", deploy.error, "bold red")
+        if deploy.log_tail:
+            text.append("\nBuild log (last lines)\n", style="bold underline")
+            for line in deploy.log_tail:
+                text.append_text(safe_text(line, wrap=True))
+                text.append("\n")
+    if row.kind is RowKind.APP and row.app is not None:
+        app = row.app
+        if app.versions:
+            text.append("\nVersion history (newest first)\n", style="bold underline")
+            for version in sorted(app.versions, key=lambda v: v.version, reverse=True)[
+                :HISTORY_SHOWN
+            ]:
+                marker = ">" if version.version == app.deployed_version else " "
+                text.append(f" {marker} v{version.version:<5} ")
+                text.append_text(safe_text(version.image or "(failed deploy: no image)"))
+                if version.timestamp:
+                    text.append("  ")
+                    text.append_text(safe_text(version.timestamp, style="dim"))
+                text.append("\n")
+            if len(app.versions) > HISTORY_SHOWN:
+                text.append(f"   … {len(app.versions) - HISTORY_SHOWN} older\n", style="dim")
+    return text
+
+
+class DetailScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Back", id="detail.back"),
+        Binding("q", "dismiss", "Back", show=False, id="detail.back-q"),
+    ]
+
+    def __init__(self, key: str, load: Callable[[DetailScreen], None]) -> None:
+        super().__init__(id="detail-screen")
+        self.key = key
+        self._load = load  # the App fills the screen from its model, now and on changes
+
+    def on_mount(self) -> None:
+        self._load(self)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(id="detail-body")
+        yield Footer(compact=True)
+
+    def show(self, row: FleetRow | None, url: str | None, now: float) -> None:
+        body = self.query_one("#detail-body", Static)
+        if row is None:
+            body.update(Text("This row is gone (the instance was audited again).", style="dim"))
+        else:
+            body.update(detail_text(row, url, now))
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(None)

@@ -1,0 +1,206 @@
+"""The fleet screen: summary line, filter bar, the table, the footer.
+
+Actions change the App's model (marks, filter) and ask for a flush; the table itself is only
+written by ``flush``, which the App calls on a ~4 Hz timer and after each operator action.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
+
+from gc_tui.tui.actions import FLEET_ACTIONS
+from gc_tui.tui.filter import NO_FILTER, parse_filter
+from gc_tui.tui.fleet_model import Changes, FleetRow, RowKind
+from gc_tui.tui.widgets.fleet_table import FleetTable
+from gc_tui.tui.widgets.header import FleetHeader
+
+if TYPE_CHECKING:
+    from gc_tui.tui.app import GcTuiApp
+
+FILTER_DEBOUNCE = 0.15
+
+
+class FleetScreen(Screen[None]):
+    BINDINGS = [action.binding() for action in FLEET_ACTIONS]
+
+    def __init__(self, *, with_drift: bool = False) -> None:
+        super().__init__(id="fleet-screen")
+        self.with_drift = with_drift
+        self._filter_timer: Timer | None = None
+
+    @property
+    def gc_app(self) -> GcTuiApp:
+        return cast("GcTuiApp", self.app)
+
+    @property
+    def table(self) -> FleetTable:
+        return self.query_one(FleetTable)
+
+    def compose(self) -> ComposeResult:
+        yield FleetHeader(id="fleet-header")
+        yield Input(placeholder="filter: text, regex, instance: app: image: status:, ! negates",
+                    id="filter")
+        yield FleetTable(with_drift=self.with_drift, id="fleet-table")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.table.focus()
+
+    # -- drawing -------------------------------------------------------------------------
+
+    def flush(self, force_header: bool = False) -> Changes:
+        """Write what changed in the model into the table; returns what was written."""
+        model = self.gc_app.fleet
+        changes = model.take_changes()
+        # Rows that are deploying show elapsed time, which changes without an event.
+        changes.cells.update(model.deploying_keys())
+        if changes.cells or changes.structure:
+            with self.app.batch_update():
+                self.table.sync(model, changes, time.monotonic())
+        if changes.cells or changes.structure or force_header:
+            self.update_header()
+        return changes
+
+    def update_header(self) -> None:
+        app = self.gc_app
+        self.query_one(FleetHeader).show(
+            app.fleet.counts(),
+            app.fleet.filter,
+            auditing=app.auditing,
+            read_only=app.options.effective_read_only,
+        )
+
+    def reset(self) -> None:
+        """After a lock: nothing that came from the servers stays on screen."""
+        filter_input = self.query_one("#filter", Input)
+        filter_input.value = ""
+        filter_input.display = False
+        self.flush(force_header=True)
+        self.table.focus()
+
+    # -- the cursor row and the marked rows ----------------------------------------------
+
+    def cursor_row(self) -> FleetRow | None:
+        key = self.table.cursor_key()
+        return self.gc_app.fleet.rows.get(key) if key is not None else None
+
+    def selected_rows(self) -> list[FleetRow]:
+        """The marked rows, or the cursor row when nothing is marked (k9s's rule)."""
+        marked = self.gc_app.fleet.marked_rows()
+        if marked:
+            return marked
+        row = self.cursor_row()
+        return [row] if row is not None and row.kind is RowKind.APP else []
+
+    # -- filter ----------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.display = True
+        filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        filter_input.value = ""
+        filter_input.display = False
+        self.gc_app.fleet.set_filter(NO_FILTER)
+        self.table.focus()
+        self.flush(force_header=True)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DEBOUNCE, self.apply_filter)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.apply_filter()
+        if not event.value.strip():
+            event.input.display = False
+        self.table.focus()
+
+    def apply_filter(self) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        self.gc_app.fleet.set_filter(parse_filter(self.query_one("#filter", Input).value))
+        self.flush(force_header=True)
+
+    # -- marks -------------------------------------------------------------------------------
+
+    def action_toggle_mark(self) -> None:
+        key = self.table.cursor_key()
+        if key is None:
+            return
+        self.gc_app.fleet.toggle_mark(key)
+        self.flush(force_header=True)
+        self.table.action_cursor_down()
+
+    def action_mark_visible(self) -> None:
+        self.gc_app.fleet.mark_visible()
+        self.flush(force_header=True)
+
+    def action_unmark_all(self) -> None:
+        self.gc_app.fleet.unmark_all()
+        self.flush(force_header=True)
+
+    def action_invert_marks(self) -> None:
+        self.gc_app.fleet.invert_visible()
+        self.flush(force_header=True)
+
+    def action_mark_off_target(self) -> None:
+        model = self.gc_app.fleet
+        if model.drift is None:
+            self.app.notify("No targets file is loaded (--targets).", severity="warning",
+                            markup=False)
+            return
+        off = [
+            key
+            for key in model.visible_keys()
+            if (drift := model.rows[key].drift) is not None and getattr(drift, "differs", False)
+        ]
+        model.set_marks(off, True)
+        self.flush(force_header=True)
+        self.app.notify(f"Marked {len(off)} rows not on their target.", markup=False)
+
+    # -- actions that open other screens -------------------------------------------------
+
+    def action_deploy(self) -> None:
+        self.gc_app.open_deploy(self.selected_rows())
+
+    def action_detail(self) -> None:
+        row = self.cursor_row()
+        if row is not None:
+            self.gc_app.open_detail(row.key)
+
+    @on(DataTable.RowSelected, "#fleet-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_detail()
+
+    def action_refresh(self) -> None:
+        self.gc_app.refresh_fleet()
+
+    def action_retry(self) -> None:
+        self.gc_app.retry_failed()
+
+    def action_export(self) -> None:
+        self.gc_app.open_export()
+
+    def action_pin_targets(self) -> None:
+        self.gc_app.pin_targets(self.gc_app.fleet.marked_rows())
+
+    def action_update_caprover(self) -> None:
+        self.gc_app.update_caprover(self.selected_rows())
+
+    def action_help(self) -> None:
+        self.gc_app.open_help()

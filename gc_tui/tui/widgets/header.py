@@ -1,0 +1,52 @@
+"""The one-line fleet summary above the table: counts, marks, the active filter, activity."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from gc_tui.tui.filter import Filter
+from gc_tui.tui.fleet_model import Counts
+from gc_tui.tui.safe import safe_text
+
+
+def summary_text(
+    counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool
+) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(f"{counts.instances} instances: ")
+    text.append(f"{counts.ok} ok", style="green")
+    text.append(", ")
+    text.append(f"{counts.failed} failed", style="bold red" if counts.failed else "")
+    pending = counts.instances - counts.answered
+    if pending > 0:
+        text.append(f", {pending} pending", style="cyan")
+    text.append(f" │ {counts.apps} apps │ ")
+    text.append(f"{counts.manual} manual", style="italic magenta" if counts.manual else "")
+    text.append(" │ ")
+    text.append(f"{counts.marked} marked", style="bold" if counts.marked else "")
+    if counts.deploying:
+        text.append(" │ ")
+        text.append(f"{counts.deploying} deploying", style="bold cyan")
+    if auditing:
+        text.append(" │ ")
+        text.append(f"auditing {auditing}…", style="cyan")
+    if read_only:
+        text.append(" │ ")
+        text.append("READ-ONLY", style="bold reverse")
+    if active_filter.active:
+        text.append(" │ filter: ")
+        text.append_text(safe_text(active_filter.text, 40, style="bold"))
+        if active_filter.literal:
+            text.append(" (not a regex: plain text)", style="dim")
+        text.append(f" ({counts.visible} shown)")
+    return text
+
+
+class FleetHeader(Static):
+    DEFAULT_CSS = """
+    FleetHeader { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    def show(self, counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool) -> None:
+        self.update(summary_text(counts, active_filter, auditing=auditing, read_only=read_only))

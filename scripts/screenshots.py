@@ -1,0 +1,126 @@
+"""Render SVG screenshots of the TUI on the demo fleet into screenshots/.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 120x34]
+
+Starts the fake demo fleet on loopback, writes a throw-away demo vault, then drives the app
+headless: unlock, fleet table, filter, deploy dialog, a deploy in progress, a failed row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from textual.widgets import Input
+
+from gc_tui.core.deploy import Timing
+from gc_tui.demo.catalog import demo_instances, demo_vault_entries
+from gc_tui.demo.demo_vault import write_demo_vault
+from gc_tui.demo.fleet import FakeFleetThread
+from gc_tui.tui.app import GcTuiApp, make_app
+from gc_tui.tui.options import TuiOptions
+from gc_tui.tui.screens.deploy import DeployScreen
+from gc_tui.tui.screens.fleet import FleetScreen
+
+DEMO_PASSWORD = "demo-only-password"
+EXPLORER = "communityfirst/guardianconnector-explorer"
+
+
+def no_blink(app: GcTuiApp) -> None:
+    for screen in app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+
+
+async def until(pilot, predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there")
+        await pilot.pause(0.05)
+    await pilot.pause(0.3)
+
+
+async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp, FakeFleetThread(
+        demo_instances(build_seconds=4.0, service_update_seconds=0.5)
+    ) as fleet:
+        vault = Path(tmp) / "demo.kdbx"
+        write_demo_vault(vault, demo_vault_entries(fleet.urls()), DEMO_PASSWORD)
+        options = TuiOptions(
+            vault=vault, group="CapRover", unlock_hint=f"Demo vault password: {DEMO_PASSWORD}",
+            deploy_timing=Timing(poll_interval=0.3, settle_seconds=0.3),
+            log_path=Path(tmp) / "deploys.jsonl",
+        )
+        app = make_app(options)
+
+        def save(name: str) -> None:
+            no_blink(app)
+            written.append(Path(app.save_screenshot(filename=f"{name}.svg", path=str(out))))
+
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.2)
+            save("01-unlock")
+            app.screen.query_one("#password", Input).value = DEMO_PASSWORD
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, FleetScreen)
+                        and len(app.fleet.audits) == len(app.instances) and not app.auditing)
+            save("02-fleet")
+            await pilot.press("slash")
+            app.screen.query_one("#filter", Input).value = "!status:ok"
+            app.fleet_screen.apply_filter()
+            await pilot.pause(0.3)
+            save("03-filter")
+            await pilot.press("escape")
+            app.screen.query_one("#filter", Input).value = "app:^explorer$"
+            app.fleet_screen.apply_filter()
+            await pilot.press("a", "d")
+            await until(pilot, lambda: isinstance(app.screen, DeployScreen))
+            app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1000"
+            await pilot.pause(0.3)
+            save("04-deploy-dialog")
+            await pilot.click("#deploy")
+            await until(pilot, lambda: any(
+                row.deploy is not None and row.deploy.state == "building"
+                for row in app.fleet.rows.values()))
+            await pilot.pause(1.2)
+            save("05-deploy-in-progress")
+            await until(pilot, lambda: not app.engines, timeout=60)
+            await pilot.press("escape", "u")
+            app.fleet_screen.table.move_to_key("staging/gc-landing-page")
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, DeployScreen))
+            app.screen.query_one("#deploy-image", Input).value = (
+                "communityfirst/guardianconnector-landing-page:missing-20260901"
+            )
+            await pilot.pause(0.2)
+            await pilot.click("#deploy")
+            await until(pilot, lambda: not app.engines, timeout=60)
+            app.fleet_screen.table.move_to_key("staging/gc-landing-page")
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            save("06-failed-row-detail")
+    return written
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("--size", default="120x34")
+    args = parser.parse_args()
+    width, height = (int(part) for part in args.size.split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(shoot(args.out, (width, height))):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The row model, the filter and the table's by-key sync, without servers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gc_tui.core.deploy import RowState, RowUpdate
+from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus, VersionInfo
+from gc_tui.tui.filter import Field, parse_filter
+from gc_tui.tui.fleet_model import FleetModel, RowKind, instance_row_key
+from gc_tui.tui.widgets.fleet_table import FleetTable
+from tests.tui.conftest import canned_audits, load_canned
+
+
+def audit(name: str, apps: dict[str, str], status: InstanceStatus = InstanceStatus.OK):
+    infos = tuple(AppInfo(app, 3, image, None, 4) for app, image in apps.items())
+    return InstanceAudit(Instance(name, f"https://captain.{name}.example.org"), status,
+                         None if status is InstanceStatus.OK else "boom",
+                         VersionInfo("1.14.0", "1.15.3", True), infos)
+
+
+class TestFilterParsing:
+    """Only known field names are prefixes; a bad regex is plain text, never an error."""
+
+    @pytest.mark.parametrize(("text", "field", "negate", "literal"), [
+        ("app:^web$", Field.APP, False, False),
+        ("!status:manual", Field.STATUS, True, False),
+        ("postgres:15", None, False, False),
+        ("image:repo:[/latest", Field.IMAGE, False, True),
+        ("[bold", None, False, True),
+    ])
+    def test_terms(self, text, field, negate, literal) -> None:
+        (term,) = parse_filter(text).terms
+        assert (term.field, term.negate, term.literal) == (field, negate, literal)
+
+    def test_empty_terms_are_ignored(self) -> None:
+        assert not parse_filter("  ! status: ").active
+
+
+class TestModel:
+    def test_marks_and_deploy_state_survive_a_reaudit(self) -> None:
+        model = FleetModel(["a"])
+        model.apply_audit(audit("a", {"web": "nginx:1.25", "db": "postgres:16"}))
+        model.toggle_mark("a/web")
+        model.apply_deploy(RowUpdate("a/web", "a", "web", RowState.DONE, started_at=1.0, at=3.0),
+                           "nginx:1.26")
+        model.apply_audit(audit("a", {"web": "nginx:1.26", "db": "postgres:16"}))
+        row = model.rows["a/web"]
+        assert model.marks == {"a/web"} and row.image == "nginx:1.26"
+        assert row.deploy is not None and row.deploy.state is RowState.DONE
+        assert row.deploy.elapsed(100.0) == 2.0  # final: frozen, not counting on
+
+    def test_failed_instance_is_one_unmarkable_row(self) -> None:
+        model = FleetModel(["a"])
+        model.apply_audit(audit("a", {}, InstanceStatus.UNREACHABLE))
+        (row,) = model.rows.values()
+        assert row.key == instance_row_key("a") and row.kind is RowKind.INSTANCE
+        model.toggle_mark(row.key)
+        assert model.marks == set()
+
+    def test_manual_rows_say_manual(self) -> None:
+        model = FleetModel(["a"])
+        model.apply_audit(audit("a", {"redis": "img-captain-redis:3"}))
+        assert model.rows["a/redis"].status.word == "manual"
+        model.set_filter(parse_filter("status:manual"))
+        assert model.visible_keys() == ["a/redis"]
+        model.set_filter(parse_filter("status:ok"))
+        assert model.visible_keys() == []
+
+    def test_rows_follow_vault_order_not_arrival_order(self) -> None:
+        model = FleetModel(["a", "b"])
+        model.apply_audit(audit("b", {"x": "nginx:1"}))
+        model.apply_audit(audit("a", {"y": "nginx:1", "x": "nginx:1"}))
+        assert model.ordered_keys() == ["a/x", "a/y", "b/x"]
+
+
+def big_fleet(instances: int = 200, apps: int = 12) -> list[InstanceAudit]:
+    return [
+        audit(f"gc-{i:04d}", {f"app-{j:02d}": f"registry.example.org/app-{j}:1.{i % 7}.{j}"
+                              for j in range(apps)})
+        for i in range(instances)
+    ]
+
+
+class TestTableAtScale:
+    """2,400 rows: filtering and per-tick updates stay well under a frame budget."""
+
+    async def test_filter_and_updates_on_2400_rows(self) -> None:
+        from gc_tui.tui.app import make_app
+        from gc_tui.tui.options import TuiOptions
+
+        app = make_app(TuiOptions())
+        async with app.run_test(size=(140, 40)) as pilot:
+            audits = big_fleet()
+            started = time.perf_counter()
+            await load_canned(pilot, audits)
+            table: FleetTable = app.fleet_screen.table
+            assert table.row_count == 2400
+            load_seconds = time.perf_counter() - started
+            table.move_to_key("gc-0100/app-05")
+            started = time.perf_counter()
+            app.fleet.set_filter(parse_filter("app:app-05"))
+            app.fleet_screen.flush()
+            await pilot.pause()
+            narrow_seconds = time.perf_counter() - started
+            assert table.row_count == 200 and table.cursor_key() == "gc-0100/app-05"
+            started = time.perf_counter()
+            app.fleet.set_filter(parse_filter(""))
+            app.fleet_screen.flush()
+            await pilot.pause()
+            widen_seconds = time.perf_counter() - started
+            assert table.row_count == 2400 and table.cursor_key() == "gc-0100/app-05"
+            assert table.visible_keys() == app.fleet.ordered_keys()
+            started = time.perf_counter()
+            for key in app.fleet.ordered_keys()[::4]:
+                app.fleet.apply_deploy(RowUpdate(key, "", "", RowState.QUEUED, at=1.0))
+            app.fleet_screen.flush()
+            await pilot.pause()
+            tick_seconds = time.perf_counter() - started
+            assert str(table.get_cell("gc-0000/app-00", "status")).startswith("queued")
+        assert load_seconds < 5 and narrow_seconds < 1.5 and widen_seconds < 3
+        assert tick_seconds < 1.5
+        print(f"load {load_seconds:.2f}s narrow {narrow_seconds:.2f}s "
+              f"widen {widen_seconds:.2f}s tick {tick_seconds:.2f}s")
+
+
+class TestCannedDemo:
+    def test_canned_audits_cover_the_demo(self) -> None:
+        audits = canned_audits()
+        assert len(audits) == 12 and sum(1 for a in audits if not a.ok) == 2

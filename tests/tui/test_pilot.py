@@ -1,0 +1,337 @@
+"""The operator's stories, driven through the real app against fake servers over loopback."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from textual.widgets import Button, Input, Static
+
+from gc_tui.core.deploy import RowState
+from gc_tui.core.model import InstanceStatus
+from gc_tui.tui.fleet_model import RowKind, instance_row_key
+from gc_tui.tui.screens.confirm import ConfirmScreen
+from gc_tui.tui.screens.deploy import DeployScreen
+from gc_tui.tui.screens.detail import DetailScreen
+from gc_tui.tui.screens.fleet import FleetScreen
+from gc_tui.tui.screens.unlock import UnlockScreen
+from tests.tui.conftest import SIZE, Fleet, audited, wait_for
+from tests.vaults import DEFAULT_PASSWORD
+
+EXPLORER = "communityfirst/guardianconnector-explorer"
+
+
+async def set_filter(pilot, text: str) -> None:
+    screen = pilot.app.screen
+    assert isinstance(screen, FleetScreen)
+    await pilot.press("slash")
+    screen.query_one("#filter", Input).value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+def visible(app) -> list[str]:
+    return app.fleet_screen.table.visible_keys()
+
+
+class TestUnlock:
+    """A wrong password leaves the operator on the unlock screen, focus on the password."""
+
+    async def test_wrong_then_right_password(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app(unlock=False)
+        async with app.run_test(size=SIZE) as pilot:
+            assert isinstance(app.screen, UnlockScreen)
+            password = app.screen.query_one("#password", Input)
+            assert password.has_focus and password.password
+            password.value = "not the password"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen.query_one("#unlock-error", Static).display)
+            error = str(app.screen.query_one("#unlock-error", Static).render())
+            assert "Wrong password" in error
+            assert "not the password" not in error
+            assert password.has_focus and password.value == ""
+            password.value = DEFAULT_PASSWORD
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: audited(app))
+            assert isinstance(app.screen, FleetScreen)
+            assert len(visible(app)) == app.fleet.counts().visible > 100
+
+    async def test_not_a_vault(self, demo_fleet: Fleet, tmp_path: Path) -> None:
+        bogus = tmp_path / "notes.kdbx"
+        bogus.write_text("just some text\n")
+        app = demo_fleet.app(unlock=False, vault=bogus)
+        async with app.run_test(size=SIZE) as pilot:
+            app.screen.query_one("#password", Input).value = "whatever"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen.query_one("#unlock-error", Static).display)
+            error = str(app.screen.query_one("#unlock-error", Static).render())
+            assert "KeePass" in error or "damaged" in error
+            assert isinstance(app.screen, UnlockScreen)
+
+
+class TestFleetRows:
+    async def test_rows_arrive_with_failed_instances_as_one_row(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            rows = app.fleet.rows
+            unreachable = rows[instance_row_key("fernridge")]
+            assert unreachable.kind is RowKind.INSTANCE
+            assert unreachable.instance_status is InstanceStatus.UNREACHABLE
+            assert unreachable.status.word == "unreachable"
+            assert [key for key in rows if key.startswith("fernridge/")] == [unreachable.key]
+            auth = rows[instance_row_key("graniteflats")]
+            assert auth.instance_status is InstanceStatus.AUTH_FAILED
+            assert auth.instance_error
+            manual = rows["emberfalls/redis"]
+            assert manual.manual and manual.status.word == "manual"
+            counts = app.fleet.counts()
+            assert (counts.ok, counts.failed, counts.manual) == (10, 2, 7)
+            header = str(app.screen.query_one("#fleet-header", Static).render())
+            assert "10 ok" in header and "2 failed" in header and "7 manual" in header
+
+
+class TestFilter:
+    async def test_each_column_and_negation(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            total = len(visible(app))
+            await set_filter(pilot, "instance:^staging$")
+            assert visible(app) and all(k.startswith("staging/") for k in visible(app))
+            await set_filter(pilot, "app:^explorer$")
+            assert len(visible(app)) == 10
+            await set_filter(pilot, "image:img-captain")
+            assert len(visible(app)) == 7
+            await set_filter(pilot, "status:manual")
+            assert len(visible(app)) == 7
+            await set_filter(pilot, "status:unreachable")
+            assert visible(app) == [instance_row_key("fernridge")]
+            await set_filter(pilot, "!status:ok")
+            assert all(app.fleet.rows[k].status.word != "ok" for k in visible(app))
+            assert len(visible(app)) == 7 + 2 + sum(
+                1 for r in app.fleet.rows.values() if r.status.word not in ("ok", "manual")
+                and r.kind is RowKind.APP
+            )
+            await set_filter(pilot, "postgres !instance:staging")
+            assert visible(app) and all(
+                "postgres" in k and not k.startswith("staging/") for k in visible(app)
+            )
+            await set_filter(pilot, "[unclosed")  # not a regex: searched as text, no crash
+            assert visible(app) == []
+            header = str(app.screen.query_one("#fleet-header", Static).render())
+            assert "[unclosed" in header and "plain text" in header
+            await pilot.press("escape")
+            await pilot.pause()
+            assert len(visible(app)) == total
+
+    async def test_cursor_stays_on_its_row(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            table = app.fleet_screen.table
+            table.move_to_key("bluecanyon/explorer")
+            await set_filter(pilot, "explorer")
+            assert table.cursor_key() == "bluecanyon/explorer"
+            await pilot.press("escape")
+            await pilot.pause()
+            assert table.cursor_key() == "bluecanyon/explorer"
+
+
+class TestMarks:
+    async def test_mark_mark_all_invert_unmark(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            table = app.fleet_screen.table
+            first = table.cursor_key()
+            await pilot.press("space")
+            await pilot.pause()
+            assert app.fleet.marks == {first}
+            assert table.cursor_key() != first  # moved down
+            assert str(table.get_cell(first, "mark")) == "●"
+            await set_filter(pilot, "app:^explorer$")
+            await pilot.press("a")
+            await pilot.pause()
+            explorers = set(visible(app))
+            assert app.fleet.marks == explorers | {first}
+            await pilot.press("i")
+            await pilot.pause()
+            assert app.fleet.marks == {first}  # hidden marks are kept
+            await pilot.press("u")
+            await pilot.pause()
+            assert app.fleet.marks == set()
+            header = str(app.screen.query_one("#fleet-header", Static).render())
+            assert "0 marked" in header
+
+
+async def open_deploy_for_explorers(pilot, app) -> DeployScreen:
+    await set_filter(pilot, "app:^explorer$ !instance:^heronmarsh$")
+    await pilot.press("a", "d")
+    await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+    screen = app.screen
+    assert isinstance(screen, DeployScreen)
+    return screen
+
+
+class TestDeploy:
+    async def test_deploy_marked_rows_reaches_final_state(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            dialog = await open_deploy_for_explorers(pilot, app)
+            image_input = dialog.query_one("#deploy-image", Input)
+            assert image_input.value == f"{EXPLORER}:"
+            assert dialog.query_one("#cancel", Button).has_focus
+            assert dialog.query_one("#deploy", Button).disabled
+            image_input.value = f"{EXPLORER}:20260901-1000"
+            await pilot.pause()
+            plan = dialog.plan
+            assert plan is not None and len(plan.rows) == 9
+            assert not dialog.query_one("#deploy", Button).disabled
+            await pilot.click("#deploy")
+            await wait_for(pilot, lambda: not app.engines and audited(app), timeout=20)
+            for row in plan.rows:
+                deploy = app.fleet.rows[row.key].deploy
+                assert deploy is not None and deploy.state is RowState.DONE, row.key
+                # re-read after the deploy: the tag column shows the truth
+                assert app.fleet.rows[row.key].image == row.to_image
+            for name in plan.instances:
+                sent = demo_fleet.thread.call(demo_fleet.instance(name).deploy_requests)
+                assert sent == [(r.app, r.to_image) for r in plan.rows if r.instance == name]
+            assert demo_fleet.thread.call(demo_fleet.instance("heronmarsh").deploy_requests) == []
+
+    async def test_failing_build_shows_reason_and_log(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            app.fleet_screen.table.move_to_key("staging/explorer")
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+            app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:missing-1"
+            await pilot.pause()
+            await pilot.click("#deploy")
+            await wait_for(pilot, lambda: not app.engines, timeout=20)
+            await pilot.pause(0.3)
+            row = app.fleet.rows["staging/explorer"]
+            assert row.deploy is not None and row.deploy.state is RowState.FAILED
+            assert row.deploy.error
+            assert row.status.word == "failed"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+            body = str(app.screen.query_one("#detail-body", Static).render())
+            assert row.deploy.error in body
+            assert "Build log" in body
+            await pilot.press("escape")
+            # R marks the failed row for a retry; d reopens the dialog with the same image
+            await pilot.press("R")
+            await pilot.pause()
+            assert app.fleet.marks == {"staging/explorer"}
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+            assert app.screen.query_one("#deploy-image", Input).value == f"{EXPLORER}:missing-1"
+
+    async def test_read_only_offers_no_deploy_button(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app(read_only=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            dialog = await open_deploy_for_explorers(pilot, app)
+            dialog.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1000"
+            await pilot.pause()
+            assert not dialog.query("#deploy")
+            reason = str(dialog.query_one("#read-only-reason", Static).render())
+            assert "read-only" in reason
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not app.engines
+        for instance in demo_fleet.instances:
+            assert demo_fleet.thread.call(demo_fleet.instance(instance.name).deploy_requests) == []
+
+    async def test_more_than_ten_rows_needs_the_count(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            await set_filter(pilot, "app:^windmill")
+            await pilot.press("a", "d")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+            dialog = app.screen
+            dialog.query_one("#deploy-image", Input).value = "ghcr.io/windmill-labs/windmill:1.800.0"
+            await pilot.pause()
+            assert dialog.plan is not None and len(dialog.plan.rows) > 10
+            deploy = dialog.query_one("#deploy", Button)
+            assert deploy.disabled
+            dialog.query_one("#deploy-count", Input).value = str(len(dialog.plan.rows) - 1)
+            await pilot.pause()
+            assert deploy.disabled
+            dialog.query_one("#deploy-count", Input).value = str(len(dialog.plan.rows))
+            await pilot.pause()
+            assert not deploy.disabled
+            await pilot.press("escape")
+
+    async def test_quit_while_deploying_asks(self, tmp_path: Path) -> None:
+        from tests.tui.conftest import fast_demo_instances, start_fleet
+
+        instances = fast_demo_instances()
+        for instance in instances:
+            instance.build_seconds = 3.0
+        for fleet in start_fleet(tmp_path, instances):
+            app = fleet.app()
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: audited(app))
+                app.fleet_screen.table.move_to_key("staging/explorer")
+                await pilot.press("d")
+                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+                app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1"
+                await pilot.pause()
+                await pilot.click("#deploy")
+                await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
+                await pilot.press("q")
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                assert app.screen.query_one("#no", Button).has_focus
+                await pilot.press("escape")  # keep running
+                await pilot.pause()
+                assert app.is_running and app.engines
+                await pilot.press("q")
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                await pilot.click("#yes")
+                await pilot.pause()
+            assert not app.is_running
+
+
+class TestExport:
+    async def test_export_visible_rows_private_csv(self, demo_fleet: Fleet, tmp_path: Path) -> None:
+        app = demo_fleet.app()
+        target = tmp_path / "out.csv"
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            await set_filter(pilot, "instance:^staging$")
+            await pilot.press("e")
+            await pilot.pause()
+            app.screen.query_one("#export-path", Input).value = str(target)
+            await pilot.click("#export")
+            await pilot.pause()
+        lines = target.read_text().splitlines()
+        assert lines[0].startswith("instance,app,image")
+        assert len(lines) == 1 + 12 and all(line.startswith("staging,") for line in lines[1:])
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+class TestIdleLock:
+    async def test_lock_drops_everything_and_asks_again(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app(lock_after_minutes=1.5 / 60)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            await pilot.press("space")
+            await wait_for(pilot, lambda: isinstance(app.screen, UnlockScreen), timeout=5)
+            assert app.session is None and app.instances == []
+            assert app.fleet.rows == {} and app.fleet.marks == set()
+            assert app.fleet_screen.table.row_count == 0
+            notice = str(app.screen.query_one("#unlock-notice", Static).render())
+            assert "Locked" in notice
+            assert app.screen.query_one("#password", Input).value == ""
+            # unlocking again needs the password: nothing was kept to do it automatically
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, UnlockScreen)
+            app.screen.query_one("#password", Input).value = DEFAULT_PASSWORD
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: audited(app))

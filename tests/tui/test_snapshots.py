@@ -1,0 +1,110 @@
+"""SVG snapshots of each screen: canned audits, fixed size, no cursor blink, no clock text.
+
+Update with: .venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input
+
+from gc_tui.tui.app import make_app
+from gc_tui.tui.options import TuiOptions
+from tests.tui.conftest import load_canned
+
+SNAP_SIZE = (120, 34)
+
+
+def app_for_snapshot(**changes: Any):
+    options = TuiOptions(vault=Path("fleet.kdbx"), unlock_hint="Demo vault password: demo-only",
+                         **changes)
+    return make_app(options)
+
+
+def no_blink(app) -> None:
+    for screen in app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+
+
+async def fleet_loaded(pilot) -> None:
+    await load_canned(pilot)
+    no_blink(pilot.app)
+
+
+def test_unlock_screen(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        no_blink(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)
+
+
+def test_fleet_table(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        await pilot.press("down", "space", "space")
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)
+
+
+def test_filter(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        await pilot.press("slash")
+        pilot.app.screen.query_one("#filter", Input).value = "!status:ok"
+        no_blink(pilot.app)
+        pilot.app.fleet_screen.apply_filter()
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)
+
+
+def test_deploy_dialog(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        pilot.app.fleet_screen.query_one("#filter", Input).value = "app:^explorer$"
+        pilot.app.fleet_screen.apply_filter()
+        await pilot.press("a", "d")
+        await pilot.pause()
+        no_blink(pilot.app)
+        pilot.app.screen.query_one("#deploy-image", Input).value = (
+            "communityfirst/guardianconnector-explorer:20260901-1000"
+        )
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)
+
+
+def test_detail(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        pilot.app.fleet_screen.table.move_to_key("emberfalls/redis")
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)
+
+
+def test_help(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)
+
+
+def test_read_only_deploy_dialog(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        pilot.app.fleet_screen.table.move_to_key("staging/explorer")
+        await pilot.press("d")
+        await pilot.pause()
+        no_blink(pilot.app)
+
+    assert snap_compare(app_for_snapshot(read_only=True), run_before=run_before,
+                        terminal_size=SNAP_SIZE)

@@ -13,6 +13,7 @@ import getpass
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -320,7 +321,7 @@ class Context:
     def err(self, text: str) -> None:
         from gc_tui.core.text import printable
 
-        self.stderr.write(printable(text) + "\n")
+        self.stderr.write("\n".join(printable(line) for line in text.split("\n")) + "\n")
         self.stderr.flush()
 
 
@@ -775,7 +776,35 @@ def run(
     except KeyboardInterrupt:
         ctx.err("gc-tui: stopped")
         return 130
+    except Exception as failure:  # noqa: BLE001 - the last line of defence for secrets
+        ctx.err(crash_summary(failure))
+        return 70
+
+
+def crash_summary(failure: BaseException) -> str:
+    """Where an unexpected error happened, without its message or locals.
+
+    A message can quote a request (which carries the admin token) or a password; the frame
+    locations are enough to report the bug.
+    """
+    frames = traceback.extract_tb(failure.__traceback__)[-8:]
+    where = "\n".join(f"  {frame.filename}:{frame.lineno} in {frame.name}" for frame in frames)
+    return (
+        f"gc-tui: unexpected error ({type(failure).__name__}; message hidden, it may contain "
+        f"secrets). Nothing new was started by it; check the deploy log.\n{where}"
+    )
 
 
 def main() -> None:
+    _no_core_dumps()
     sys.exit(run(sys.argv[1:]))
+
+
+def _no_core_dumps() -> None:
+    # A core dump of this process would hold every unlocked password.
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass

@@ -308,13 +308,6 @@ class TestBadFiles:
         os.mkfifo(fifo)
         self.expect(fifo, VaultFileError, "not a regular file")
 
-    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-    def test_no_permission(self, fleet_vaults: dict[str, Path], tmp_path: Path) -> None:
-        path = tmp_path / "locked.kdbx"
-        path.write_bytes(fleet_vaults["kdbx4-argon2d"].read_bytes())
-        path.chmod(0)
-        self.expect(path, VaultFileError, "no permission")
-
     def test_over_the_size_cap(self, fleet_vaults: dict[str, Path]) -> None:
         self.expect(fleet_vaults["kdbx4-argon2d"], VaultFileError, "limit", max_bytes=1000)
 

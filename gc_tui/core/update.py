@@ -100,21 +100,21 @@ def build_update_plan(
 
         if not audit.ok or version is None:
             skip(f"instance failed the audit: {audit.error}")
+            continue
+        now, newest = parse_version(version.current), parse_version(version.latest)
+        if now is None or newest is None:
+            skip("cannot compare CapRover versions")
+        elif newest <= now:
+            reason = "already on the latest version CapRover reports"
+            if not version.can_update:
+                reason += " (canUpdate is false: it may also mean the server could not check)"
+            skip(reason)
         elif read_only or audit.instance.read_only:
             skip("read-only")
         elif any(app.is_building for app in audit.apps):
             skip("an app is building on this instance; update after it ends")
         else:
-            now, newest = parse_version(version.current), parse_version(version.latest)
-            if now is None or newest is None:
-                skip("cannot compare CapRover versions")
-            elif newest <= now:
-                reason = "already on the latest version CapRover reports"
-                if not version.can_update:
-                    reason += " (canUpdate is false: it may also mean the server could not check)"
-                skip(reason)
-            else:
-                rows.append(UpdateRow(name, version.current, version.latest))
+            rows.append(UpdateRow(name, version.current, version.latest))
     return UpdatePlan(tuple(rows), tuple(skipped))
 
 

@@ -15,7 +15,6 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -583,8 +582,13 @@ def _print_results(ctx: Context, results: Sequence[RowResult]) -> None:
 
 
 def cmd_targets(ctx: Context) -> int:
-    from gc_tui.core.targets import Targets, TargetsError, load_targets, pin_from_instance
-    from gc_tui.core.targets import save_targets
+    from gc_tui.core.targets import (
+        Targets,
+        TargetsError,
+        load_targets,
+        pin_from_instance,
+        save_targets,
+    )
 
     action = ctx.args.targets_command
     if action is None:

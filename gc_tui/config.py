@@ -42,7 +42,7 @@ class Config:
     read_only: bool = False
     lock_after_minutes: float = 15.0
     hold_repositories: tuple[str, ...] = ("postgres",)
-    client: ClientSettings = ClientSettings()
+    client: ClientSettings = field(default_factory=ClientSettings)
     instances: Mapping[str, InstanceConfig] = field(default_factory=dict)
 
     def apply_to(self, instances: Sequence[Instance]) -> list[Instance]:
@@ -130,10 +130,12 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         if kind is None:
             raise ConfigError(_unknown(path, f"timeouts.{key}", _TIMEOUTS.keys()))
         seconds = _check(path, f"timeouts.{key}", value, kind, path.parent)
-        field_name = {"connect": "connect_timeout", "read": "read_timeout"}.get(
-            key, "request_deadline"
-        )
-        client = replace(client, **{field_name: float(seconds)})
+        if key == "connect":
+            client = replace(client, connect_timeout=float(seconds))
+        elif key == "read":
+            client = replace(client, read_timeout=float(seconds))
+        else:
+            client = replace(client, request_deadline=float(seconds))
 
     instances: dict[str, InstanceConfig] = {}
     for name, table in _table(path, raw, "instances").items():

@@ -12,9 +12,9 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from gc_tui.core.caprover import (
     Busy,

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from gc_tui.core.drift import drift_of
 from gc_tui.core.groups import group_members
 from gc_tui.core.images import InvalidImage, is_server_build, parse_image, same_repository
 from gc_tui.core.model import AppInfo, InstanceAudit
-from gc_tui.core.drift import drift_of
 from gc_tui.core.targets import DEFAULT_HOLD, Targets, is_held
 
 

@@ -93,9 +93,14 @@ def build_update_plan(
             continue
         version = audit.version
         current = version.current if version else None
-        latest = version.latest if version else None
+        latest_seen = version.latest if version else None
 
-        def skip(reason: str) -> None:
+        def skip(
+            reason: str,
+            name: str = name,
+            current: str | None = current,
+            latest: str | None = latest_seen,
+        ) -> None:
             skipped.append(UpdateRow(name, current, latest, UpdateState.SKIPPED, reason))
 
         if not audit.ok or version is None:

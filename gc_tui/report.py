@@ -143,10 +143,12 @@ def fit_image(image: str, width: int) -> str:
 def audit_table(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
     """Grouped by instance, fits 100 columns; failures shown with their reason."""
     lines: list[str] = []
-    state_width = 11 if targets is not None else 0
+    # The last column says "manual" for server builds, or the drift state with a targets file
+    # (whose states include "manual").
+    last_width = len("incomparable") if targets is not None else len("manual")
     app_width = 24
     version_width = 5
-    image_width = TABLE_WIDTH - 2 - app_width - 1 - version_width - 1 - 7 - state_width
+    image_width = TABLE_WIDTH - 2 - app_width - 1 - 1 - version_width - 2 - last_width
     for audit in audits:
         name = printable(audit.instance.name, 30)
         if audit.ok:
@@ -168,21 +170,18 @@ def audit_table(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
         if not audit.apps:
             lines.append("  (no apps)")
         for app in audit.apps:
-            flag = "manual" if app.manual else ""
+            last = _drift(app, targets)[0] if targets is not None else ("manual" if app.manual else "")
             image = fit_image(app.image if app.image is not None else "(no image)", image_width)
             cells = (
                 f"  {printable(app.name, app_width):<{app_width}} "
-                f"{image:<{image_width}} {app.deployed_version:>{version_width}} {flag:<6} "
+                f"{image:<{image_width}} {app.deployed_version:>{version_width}}  {last}"
             )
-            if targets is not None:
-                state, _ = _drift(app, targets)
-                cells += f"{state:<{state_width}}"
             lines.append(cells.rstrip())
         if targets is not None:
             for missing in _missing(audit, targets):
                 lines.append(
                     f"  {printable(missing, app_width):<{app_width}} "
-                    f"{'(absent)':<{image_width}} {'':>{version_width}} {'':<6}missing"
+                    f"{'(absent)':<{image_width}} {'':>{version_width}}  missing"
                 )
         lines.append("")
     ok = sum(1 for audit in audits if audit.ok)

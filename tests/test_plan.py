@@ -65,6 +65,20 @@ class TestServiceGroups:
         assert {r.group for r in plan.rows} == {"superset"}
         assert all(r.to_image == SUPERSET_NEW for r in plan.rows)
 
+    def test_members_the_operator_marked_too_are_not_called_added(self) -> None:
+        fleet = [audit("acme", app("superset", SUPERSET_OLD), app("superset-worker", SUPERSET_OLD))]
+        plan = build_plan(
+            fleet,
+            [
+                DeployTarget("acme", "superset", SUPERSET_NEW),
+                DeployTarget("acme", "superset-worker", SUPERSET_NEW),
+            ],
+        )
+        assert [(r.app, r.added_by_group) for r in plan.rows] == [
+            ("superset", False),
+            ("superset-worker", False),
+        ]
+
     def test_a_server_built_member_is_shown_as_skipped_not_dropped(self) -> None:
         fleet = [
             audit(

@@ -7,7 +7,7 @@ confirms exactly what will happen. The executor (deploy.py) never adds a row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gc_tui.core.drift import drift_of
 from gc_tui.core.groups import group_members
@@ -111,12 +111,16 @@ def build_plan(
     rows: list[PlanRow] = []
     skipped: list[SkippedRow] = []
     seen: set[str] = set()
+    asked_for = {row_key(target.instance, target.app) for target in wanted}
     for target in wanted:
         audit = by_instance[target.instance]
         for candidate in _expand(audit, target, options):
             if candidate.key in seen:
                 continue
             seen.add(candidate.key)
+            if candidate.added_by_group and candidate.key in asked_for:
+                # The operator named this member too: it did not join because of the group.
+                candidate = replace(candidate, added_by_group=False)
             if isinstance(candidate, SkippedRow):
                 skipped.append(candidate)
             else:

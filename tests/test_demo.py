@@ -1,0 +1,78 @@
+"""`gc-tui demo ...` runs the real commands on the demo fleet, whose scenarios are the table in
+guardian-connector.md §4: the states gc-tui reports must tell the same story."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+
+import pytest
+from demo_data import demo_fleet_data
+
+from gc_tui.cli import run
+
+# From guardian-connector.md §4: apps differing from target, per instance (n/a: no answer).
+DIFFERING = {
+    "staging": 0,
+    "alderbrook": 0,
+    "bluecanyon": 8,
+    "cedarmesa": 3,
+    "driftwood": 9,
+    "emberfalls": 9,
+    "heronmarsh": 3,
+    "ironwood": 7,
+    "junipercreek": 0,
+    "kestrelbay": 2,
+}
+ON_TARGET_OR_OUT_OF_SCOPE = {"current", "held", "unmanaged", "missing"}
+
+
+def demo(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(["demo", *argv], stdin=io.StringIO(""), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def audit_json() -> dict:  # type: ignore[type-arg]
+    code, out, err = demo("audit", "--format", "json")
+    assert code == 1, err  # two demo instances do not answer, on purpose
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_the_states_tell_the_scenarios_story(audit_json: dict) -> None:  # type: ignore[type-arg]
+    targets = demo_fleet_data()["target_images"]
+    by_name = {i["name"]: i for i in audit_json["instances"]}
+    assert by_name["fernridge"]["status"] == "unreachable"
+    assert by_name["graniteflats"]["status"] == "auth_failed"
+    for name, expected in DIFFERING.items():
+        apps = by_name[name]["apps"]
+        differing = [
+            a for a in apps if a["app"] in targets and a["state"] not in ON_TARGET_OR_OUT_OF_SCOPE
+        ]
+        assert len(differing) == expected, (name, [(a["app"], a["state"]) for a in differing])
+    states = {name: Counter(a["state"] for a in i["apps"]) for name, i in by_name.items()}
+    assert states["cedarmesa"]["manual"] == 2
+    assert states["ironwood"]["missing"] == 2 and states["ironwood"]["floating"] == 1
+    assert states["ironwood"]["other-repo"] == 1
+    assert states["junipercreek"]["unmanaged"] >= 2
+    assert by_name["emberfalls"]["caprover_version"] == "1.13.1"
+    assert by_name["emberfalls"]["caprover_can_update"] is True
+
+
+def test_csv_carries_the_same_states(audit_json: dict) -> None:  # type: ignore[type-arg]
+    code, out, _ = demo("audit", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    from_csv = {(r["instance"], r["app"]): r["state"] for r in rows if r["app"]}
+    from_json = {
+        (i["name"], a["app"]): a["state"] for i in audit_json["instances"] for a in i["apps"]
+    }
+    assert from_csv == from_json
+
+
+def test_the_table_fits_100_columns_with_states() -> None:
+    code, out, _ = demo("audit")
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "other-repo" in out and "missing" in out

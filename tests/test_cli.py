@@ -254,3 +254,23 @@ def test_no_secret_in_any_output(vault: Path, fleet: FakeFleetThread, tmp_path: 
     assert "superset" in everything  # the commands did run
     for secret in secrets:
         assert secret not in everything
+
+
+@pytest.mark.parametrize("layout", ["otp", "TimeOtp"])
+def test_totp_from_the_vault_logs_in(tmp_path: Path, layout: str) -> None:
+    """2FA instances log in with the code computed from the entry's seed at login time."""
+    seed = "JBSWY3DPEHPK3PXP"
+    fake = fake_instance("acme", "acme-Instance-pw", otp_secret=seed)
+    with FakeFleetThread([fake]) as running:
+        entry: dict[str, object] = {
+            "title": "acme", "url": running.url("acme"), "password": fake.password, "group": "G"
+        }
+        if layout == "otp":
+            entry["otp"] = f"otpauth://totp/CapRover:acme?secret={seed}&period=30&digits=6"
+        else:
+            entry["fields"] = {"TimeOtp-Secret-Base32": seed}
+        vault = make_vault(tmp_path / "v.kdbx", [entry], password=VAULT_PASSWORD)
+        result = gc_tui("audit", "--vault", str(vault), "--group", "G", "--format", "json")
+    assert result.code == 0, result.stdout
+    assert json.loads(result.stdout)["instances"][0]["status"] == "ok"
+    assert seed not in result.stdout + result.stderr

@@ -586,7 +586,7 @@ def cmd_targets(ctx: Context) -> int:
         Targets,
         TargetsError,
         load_targets,
-        pin_from_instance,
+        plan_pin,
         save_targets,
     )
 
@@ -618,10 +618,19 @@ def cmd_targets(ctx: Context) -> int:
         current = load_targets(path) if path.exists() else Targets(images={}, groups={}, path=path)
     except TargetsError as err:
         raise UsageError(str(err)) from None
-    pinned = pin_from_instance(current, audit)
-    save_targets(path, pinned)
-    ctx.err(f"pinned the images of {audit.instance.name} into {path}")
-    _show_targets(ctx, pinned)
+    # Sign-off takes everything the reference instance runs, apps without a target included;
+    # server builds, held and floating images cannot be targets and are listed as skipped.
+    report = plan_pin(current, audit, include_unmanaged=True)
+    save_targets(path, report.targets)
+    for change in report.changes:
+        ctx.err(f"  {change.app}: {change.old or '(no target)'} -> {change.new}")
+    for skip in report.skipped:
+        ctx.err(f"  skip {skip.app}: {skip.reason}")
+    ctx.err(
+        f"pinned {len(report.changes)} image(s) of {audit.instance.name} into {path} "
+        f"({len(report.skipped)} skipped)"
+    )
+    _show_targets(ctx, report.targets)
     return EXIT_OK
 
 

@@ -1,0 +1,113 @@
+"""The release process end to end on the demo fleet: sign off staging by pinning its images,
+roll them out with --to-targets, and a second audit shows every reachable app on target."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from gc_tui.cli import run
+from gc_tui.core.deploy import Timing
+from gc_tui.core.deploylog import DeployLog
+from gc_tui.demo.catalog import demo_instances, demo_vault_entries
+from gc_tui.demo.demo_vault import write_demo_vault
+from gc_tui.demo.fleet import FakeFleetThread
+
+PASSWORD = "rollout-vault-pw"
+TIMING = Timing(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
+# Not deployable by design: the operator's call, not the batch's. "ahead" is kestrelbay's
+# Filebrowser pinned newer than staging's: a batch never downgrades.
+LEFT_ALONE = {"manual", "held", "unmanaged", "missing", "ahead"}
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(
+        [*argv, "--password-stdin"],
+        stdin=io.StringIO(PASSWORD + "\n"),
+        stdout=out,
+        stderr=err,
+        timing=TIMING,
+    )
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_pin_then_deploy_to_targets(tmp_path: Path) -> None:
+    fakes = demo_instances(build_seconds=0.05, service_update_seconds=0.05)
+    with FakeFleetThread(fakes) as fleet:
+        vault = tmp_path / "fleet.kdbx"
+        write_demo_vault(vault, demo_vault_entries(fleet.urls()), PASSWORD)
+        targets = tmp_path / "targets.toml"
+        flags = ["--vault", str(vault), "--group", "CapRover"]
+
+        code, _, err = cli("targets", "pin", "--from-instance", "staging", *flags, "--targets", str(targets))
+        assert code == 0, err
+        code, out, err = cli("deploy", "--to-targets", *flags, "--targets", str(targets), "--yes", "--format", "json")
+        rows = json.loads(out)["rows"]
+        assert [r for r in rows if r["state"] not in ("done", "skipped")] == []
+        code, out, err = cli("audit", *flags, "--targets", str(targets), "--format", "json")
+
+    after = json.loads(out)["instances"]
+    for instance in after:
+        if instance["status"] != "ok":
+            continue
+        off_target = [
+            (a["app"], a["state"]) for a in instance["apps"] if a["state"] not in LEFT_ALONE | {"current"}
+        ]
+        assert off_target == [], instance["name"]
+    # What the servers received is exactly the rows reported done.
+    done = {(r["instance"], r["app"], r["to_image"]) for r in rows if r["state"] == "done"}
+    sent = {(f.name, app, image) for f in fakes for app, image in f.deploy_requests()}
+    assert sent == done and len(done) > 20
+
+
+def test_ctrl_c_starts_nothing_new_and_logs_every_row(tmp_path: Path) -> None:
+    """A real process, a real SIGINT: what was building finishes, the rest is cancelled."""
+    fakes = demo_instances(build_seconds=0.4, service_update_seconds=0.05)
+    with FakeFleetThread(fakes) as fleet:
+        vault = tmp_path / "fleet.kdbx"
+        write_demo_vault(vault, demo_vault_entries(fleet.urls()), PASSWORD)
+        state = tmp_path / "state"
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gc_tui", "deploy", "--vault", str(vault), "--group",
+                "CapRover", "--instance", "bluecanyon", "--app", "superset", "--app", "windmill",
+                "--image", "communityfirst/superset-deployment:6.1.0_20260901-0000", "--yes",
+                "--password-stdin",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "GC_TUI_STATE_DIR": str(state)},
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(PASSWORD + "\n")
+        process.stdin.close()
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if ": building" in line:
+                process.send_signal(signal.SIGINT)
+                break
+        lines.append(process.stdout.read())
+        assert process.stderr is not None
+        err = process.stderr.read()
+        process.wait(timeout=60)
+        blue = fleet.instance("bluecanyon")
+    output = "".join(lines)
+    assert process.returncode == 1, err
+    assert "starting nothing new" in err
+    log = DeployLog(state / "deploys.jsonl").records()
+    rows = [r for r in log if r["type"] == "row"]
+    plan = [r for r in log if r["type"] == "plan"][0]
+    assert len(rows) == len(plan["rows"]) == 6
+    states = sorted(r["state"] for r in rows)
+    assert states.count("done") == 1 and states.count("cancelled") == 5
+    assert len(blue.deploy_requests()) == 1
+    assert "cancelled" in output

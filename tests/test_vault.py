@@ -31,7 +31,7 @@ from gc_tui.core.vault import (
     read_vault,
     select_instances,
 )
-from tests.vaults import (
+from vaults import (
     DEFAULT_PASSWORD,
     header_length,
     make_keyfile,
@@ -741,11 +741,32 @@ class TestSelection:
         assert instances["zulu"].warnings == ("path /some/path and query dropped from the URL",)
         assert instances["kilo"].url == "http://captain.kilo.example.org"
         assert any("http://" in w for w in instances["kilo"].warnings)
+
         assert (
             instances["echo"].expired
             and "the vault entry has expired" in instances["echo"].warnings
         )
         assert instances["lima"].totp is not None and instances["delta"].totp is not None
+
+    @pytest.mark.parametrize(
+        ("url", "warned"),
+        [
+            ("http://127.0.0.1:3000", False),
+            ("http://localhost:3000", False),
+            ("http://[::1]:3000", False),
+            ("http://10.0.0.5:3000", True),
+            ("http://captain.a.org", True),
+        ],
+    )
+    def test_plain_http_is_only_flagged_when_it_leaves_the_machine(
+        self, url: str, warned: bool
+    ) -> None:
+        entry = VaultEntry(
+            title="a", url=url, password=Secret("pw"), username=None, tags=(),
+            group_path=("CapRover",), uuid="u", expired=False, totp=None,
+        )
+        (instance,) = select_instances([entry], group="CapRover")
+        assert any("not encrypted" in w for w in instance.warnings) is warned
 
     def test_same_origin_twice_is_a_warning(self, tmp_path: Path) -> None:
         path = make_vault(

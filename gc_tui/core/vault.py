@@ -731,12 +731,22 @@ def _origin(raw: str) -> _Origin:
         dropped.append("fragment")
     if dropped:
         notes.append(f"{' and '.join(dropped)} dropped from the URL")
-    if scheme == "http":
+    if scheme == "http" and not _is_loopback(host):
         notes.append("http:// is not encrypted: the password would cross the network in clear")
     origin = f"{scheme}://{host}"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         origin += f":{port}"
     return _Origin(origin, host, tuple(notes))
+
+
+def _is_loopback(host: str) -> bool:
+    """Plain HTTP to this machine never crosses a network (an SSH tunnel, the demo)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def normalise_url(raw: str) -> str:

@@ -1,0 +1,118 @@
+"""Audit wall time at 200 instances x 12 apps with 100 ms added to every request.
+
+Bound: the two dependent round trips per instance (login, then the app list with versionInfo
+alongside), i.e. 2 x latency. Figure: ``(wall at N instances - wall at 1 instance with 0 ms)
+/ bound``, so the fixed cost of one audit (event loop, first connection) is not counted and
+a slow machine slows both terms. Targets: ratio <= 1.5 and growth from 50 to N < 10%.
+
+    python benchmarks/bench_audit.py                # the full run (about 20 s)
+    python benchmarks/bench_audit.py --smoke        # 20 instances, 1 repeat
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._fleet import Report, fake_fleet, instances_for  # noqa: E402
+
+
+async def _audit_once(instances, concurrency: int) -> tuple[float, float]:
+    """(wall, client CPU) of one audit in a fresh session (new connections)."""
+    from gc_tui.core.audit import audit_fleet
+    from gc_tui.core.session import FleetSession
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    async with FleetSession(instances) as session:
+        audits = await audit_fleet(session, concurrency=concurrency)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    bad = [a for a in audits if not a.ok]
+    if bad:
+        raise SystemExit(f"audit failed on {len(bad)} instances, e.g. {bad[0].error}")
+    return wall, cpu
+
+
+async def _sequential(instances) -> float:
+    """One instance after the other over the same session (the naive loop)."""
+    from gc_tui.core.audit import audit_instance
+    from gc_tui.core.session import FleetSession
+
+    start = time.perf_counter()
+    async with FleetSession(instances) as session:
+        for client in session.clients():
+            audit = await audit_instance(client)
+            if not audit.ok:
+                raise SystemExit(f"sequential audit failed: {audit.error}")
+    return time.perf_counter() - start
+
+
+def _median_run(instances, concurrency: int, repeat: int) -> tuple[float, float]:
+    runs = [asyncio.run(_audit_once(instances, concurrency)) for _ in range(repeat)]
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--small", type=int, default=50, help="the size growth is measured from")
+    parser.add_argument("--apps", type=int, default=12)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median counts")
+    parser.add_argument(
+        "--sequential", type=int, default=20, metavar="N",
+        help="instances in the sequential baseline (extrapolated to --instances; 0: skip)",
+    )
+    parser.add_argument("--smoke", action="store_true", help="a quick run: 20 instances, 1 repeat")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.instances, args.small, args.repeat, args.sequential = 20, 5, 1, 5
+    bound = 2 * args.latency
+    report = Report(f"audit: {args.instances} instances x {args.apps} apps, +{args.latency * 1000:g} ms per request")
+
+    with fake_fleet(1, args.apps, latency=0.0) as urls:
+        floor, _ = _median_run(instances_for(urls, args.apps), 1, max(3, args.repeat))
+    with fake_fleet(args.instances, args.apps, latency=args.latency) as urls:
+        everyone = instances_for(urls, args.apps)
+        asyncio.run(_audit_once(everyone[:5], 5))  # warm imports and the fake's code paths
+        small, _ = _median_run(everyone[: args.small], args.small, args.repeat)
+        full, full_cpu = _median_run(everyone, args.instances, args.repeat)
+        default_wall, _ = _median_run(everyone, 32, 1)
+        sequential = asyncio.run(_sequential(everyone[: args.sequential])) if args.sequential else 0.0
+
+    requests = args.instances * 3
+    report.info("bound (2 dependent round trips)", f"{bound:.3f} s")
+    report.info("wall, 1 instance, 0 ms (fixed cost, subtracted)", f"{floor:.3f} s")
+    report.info(f"wall, {args.small} instances", f"{small:.3f} s")
+    report.info(f"wall, {args.instances} instances (concurrency {args.instances})", f"{full:.3f} s")
+    report.info(
+        "client CPU per request",
+        f"{full_cpu / requests * 1000:.2f} ms ({full_cpu:.2f} s for {requests} requests)",
+    )
+    report.info(
+        f"wall, {args.instances} instances, default concurrency 32",
+        f"{default_wall:.3f} s = {(default_wall - floor) / bound:.1f}x bound",
+    )
+    if args.sequential:
+        extrapolated = sequential / args.sequential * args.instances
+        report.info(
+            f"sequential baseline ({args.sequential} measured, scaled to {args.instances})",
+            f"{extrapolated:.1f} s = {(extrapolated - floor) / bound:.0f}x bound",
+        )
+    report.check(f"ratio to bound at {args.instances}", (full - floor) / bound, 1.5, "x")
+    report.check(
+        f"growth {args.small} -> {args.instances} instances",
+        (full - small) / small * 100,
+        10.0,
+        "%",
+    )
+    return report.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

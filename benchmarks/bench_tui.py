@@ -1,0 +1,195 @@
+"""The TUI with 2,400 rows (200 instances x 12 apps), headless (``App.run_test``).
+
+Measures, against a fake fleet in another process (the audit runs for real, in the app):
+  1. rows shown: from the last instance's answer (its AuditArrived handled) to every row in
+     the table; target 0.5 s (the 4 Hz flush alone can account for 0.25 s of it);
+  2. 2,400 row state changes (DeployRowChanged, as a deploy emits them) until the table shows
+     them all (reported);
+  3. filter: from a keystroke in the filter bar to the table redrawn, median and worst;
+     target median 50 ms. The time inside apply_filter (filter + table sync) is also shown.
+
+    python benchmarks/bench_tui.py [--instances 200] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._fleet import VAULT_PASSWORD, Report, fake_fleet, write_vault  # noqa: E402
+
+FILTER_TEXT = "superset-wor"  # typed one key at a time
+
+
+async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
+    from gc_tui.core.deploy import RowState, RowUpdate
+    from gc_tui.core.secret import Secret
+    from gc_tui.tui.app import make_app
+    from gc_tui.tui.messages import DeployRowChanged
+    from gc_tui.tui.options import TuiOptions
+    from gc_tui.tui.screens.fleet import FleetScreen
+
+    from gc_tui.tui.app import GcTuiApp
+
+    arrivals: list[float] = []
+    syncs: list[tuple[float, float]] = []  # (start, end) of each table sync
+
+    class TimedApp(GcTuiApp):
+        # Textual finds handlers on the class, so the hook is a subclass, not a patch.
+        def on_audit_arrived(self, message) -> None:  # type: ignore[no-untyped-def]
+            super().on_audit_arrived(message)
+            arrivals.append(time.perf_counter())
+
+    options = TuiOptions(
+        vault=vault,
+        group="CapRover",
+        password=Secret(VAULT_PASSWORD),
+        audit_concurrency=instances,
+        lock_after_minutes=0,
+    )
+    make_app(options)  # the factory itself must work; the measured app adds one hook
+    app = TimedApp(options)
+    figures: dict[str, object] = {}
+    async with app.run_test(size=(160, 50)) as pilot:
+        deadline = time.perf_counter() + 120
+        while not isinstance(app.screen, FleetScreen) or app.session is None:
+            await pilot.pause(0.02)
+            if time.perf_counter() > deadline:
+                raise SystemExit("the vault did not unlock")
+        screen = app.screen
+        table = screen.table
+        original_sync = table.sync
+
+        def sync(model, changes, now):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            original_sync(model, changes, now)
+            syncs.append((start, time.perf_counter()))
+
+        table.sync = sync  # type: ignore[method-assign]
+        audit_start = time.perf_counter()
+        while len(arrivals) < instances:
+            await pilot.pause(0.005)
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"only {len(arrivals)} audits arrived")
+        last_answer = arrivals[-1]
+        expected = len(app.fleet.visible_keys())
+        while table.row_count != expected or not syncs or syncs[-1][1] < last_answer:
+            await pilot.pause(0.002)
+        figures["audit_in_app"] = last_answer - audit_start
+        figures["rows_shown"] = time.perf_counter() - last_answer
+        figures["rows"] = expected
+        after = [(b, e) for b, e in syncs if e >= last_answer]
+        figures["rows_breakdown"] = (
+            f"{len(after)} table syncs after it, {sum(e - b for b, e in after):.3f} s in them "
+            f"(largest {max(e - b for b, e in after):.3f} s); first starts "
+            f"{after[0][0] - last_answer:.3f} s after the answer"
+        )
+        figures["bad"] = sum(1 for a in app.fleet.audits.values() if not a.ok)
+
+        # 2. every app row changes state once, as a deploy's events would.
+        keys = [key for key, row in app.fleet.rows.items() if "\x00" not in key]
+        now = time.monotonic()
+        syncs.clear()
+        start = time.perf_counter()
+        for key in keys:
+            instance, _, app_name = key.partition("/")
+            update = RowUpdate(key, instance, app_name, RowState.BUILDING, started_at=now, at=now)
+            app.post_message(DeployRowChanged(update, "repo/x:1", app.epoch))
+        posted = time.perf_counter()
+        last_key = keys[-1]
+        while True:
+            await pilot.pause(0.002)
+            row = app.fleet.rows[last_key]
+            if row.deploy is not None and syncs and syncs[-1][0] > posted:
+                applied_all = True
+            else:
+                applied_all = False
+            if applied_all and not app.fleet._changes.cells:  # noqa: SLF001 - flushed
+                break
+        figures["state_changes"] = len(keys)
+        figures["state_changes_s"] = time.perf_counter() - start
+        figures["state_sync_s"] = max(end - begin for begin, end in syncs)
+
+        # 3. the filter: one keystroke at a time.
+        await pilot.press("slash")
+        await pilot.pause()
+        per_key: list[float] = []
+        inside: list[float] = []
+        original_apply = screen.apply_filter
+
+        def apply_filter() -> None:
+            begin = time.perf_counter()
+            original_apply()
+            inside.append(time.perf_counter() - begin)
+
+        screen.apply_filter = apply_filter  # type: ignore[method-assign]
+        for char in FILTER_TEXT:
+            syncs.clear()
+            count = len(inside)
+            pressed = time.perf_counter()
+            await pilot.press("minus" if char == "-" else char)
+            while len(inside) == count:
+                await pilot.pause(0.001)
+            await pilot.pause()  # the screen repaints
+            per_key.append(time.perf_counter() - pressed)
+        figures["filter_median"] = statistics.median(per_key)
+        figures["filter_worst"] = max(per_key)
+        figures["filter_inside_median"] = statistics.median(inside)
+        figures["filter_inside_worst"] = max(inside)
+        figures["filter_rows"] = table.row_count
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=200)
+    parser.add_argument("--apps", type=int, default=12)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--smoke", action="store_true", help="20 instances")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.instances = 20
+    report = Report(f"TUI: {args.instances} instances x {args.apps} apps, headless run_test")
+    from gc_tui.tui.screens.fleet import FILTER_DEBOUNCE
+
+    with tempfile.TemporaryDirectory(prefix="gc-tui-bench-") as tmp, fake_fleet(
+        args.instances, args.apps, latency=args.latency
+    ) as urls:
+        vault = write_vault(Path(tmp) / "fleet.kdbx", urls, args.apps)
+        figures = asyncio.run(_measure(vault, args.instances, args.apps))
+    if figures["bad"]:
+        raise SystemExit(f"{figures['bad']} instances failed the audit")
+    report.info("rows in the table", str(figures["rows"]))
+    report.info("audit inside the app (unlock done -> last answer)", f"{figures['audit_in_app']:.3f} s")
+    report.info("rows shown: where the time goes", str(figures["rows_breakdown"]))
+    report.info(
+        f"{figures['state_changes']} row state changes, posted -> shown",
+        f"{figures['state_changes_s']:.3f} s (largest table sync {figures['state_sync_s']:.3f} s)",
+    )
+    report.info(
+        "filter: apply_filter alone (filter + table sync)",
+        f"median {figures['filter_inside_median'] * 1000:.0f} ms, "
+        f"worst {figures['filter_inside_worst'] * 1000:.0f} ms",
+    )
+    report.info("filter: rows left after typing", f"{FILTER_TEXT!r}: {figures['filter_rows']}")
+    report.check("rows shown after the last answer", float(figures["rows_shown"]), 0.5, " s")
+    report.check(
+        "filter keystroke -> redrawn, median",
+        float(figures["filter_median"]) * 1000,
+        50,
+        " ms",
+        note=f"worst {float(figures['filter_worst']) * 1000:.0f} ms; "
+        f"includes the {FILTER_DEBOUNCE * 1000:.0f} ms debounce",
+    )
+    return report.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -712,6 +712,7 @@ def cmd_caprover_update(ctx: Context) -> int:
 
 def cmd_tui(ctx: Context) -> int:
     from gc_tui.core.deploy import Timing
+    from gc_tui.core.update import UpdateTiming
     from gc_tui.tui.app import make_app
     from gc_tui.tui.options import TuiOptions
 
@@ -727,10 +728,12 @@ def cmd_tui(ctx: Context) -> int:
         read_only=getattr(args, "read_only", False) or ctx.config.read_only,
         targets_path=getattr(args, "targets", None) or ctx.config.targets,
         deploy_timing=ctx.timing or Timing(),
+        update_timing=ctx.update_timing or UpdateTiming(),
         audit_concurrency=ctx.config.concurrency,
         deploy_concurrency=ctx.config.deploy_concurrency,
         lock_after_minutes=ctx.config.lock_after_minutes,
         unlock_hint=ctx.unlock_hint,
+        allow_slow=args.allow_slow_vault,
     )
     make_app(options).run()
     return EXIT_OK

@@ -3,7 +3,8 @@
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 120x34]
 
 Starts the fake demo fleet on loopback, writes a throw-away demo vault, then drives the app
-headless: unlock, fleet table, filter, deploy dialog, a deploy in progress, a failed row.
+headless: unlock, fleet table, filter, deploy dialog, a deploy in progress, a failed row,
+the CapRover update dialog.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from gc_tui.tui.app import GcTuiApp, make_app
 from gc_tui.tui.options import TuiOptions
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.fleet import FleetScreen
+from gc_tui.tui.screens.update import UpdateScreen
 
 DEMO_PASSWORD = "demo-only-password"
 EXPLORER = "communityfirst/guardianconnector-explorer"
@@ -107,6 +109,12 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
             await pilot.press("enter")
             await pilot.pause(0.5)
             save("06-failed-row-detail")
+            await pilot.press("escape", "u", "slash")
+            app.screen.query_one("#filter", Input).value = "instance:^(emberfalls|staging)$"
+            await pilot.press("enter")  # applies the filter and returns to the table
+            await pilot.press("a", "U")
+            await until(pilot, lambda: isinstance(app.screen, UpdateScreen))
+            save("07-caprover-update-dialog")
     return written
 
 

@@ -24,11 +24,27 @@ from gc_tui.core.deploylog import DeployLog
 from gc_tui.core.model import Instance
 from gc_tui.core.plan import Plan, PlanOptions
 from gc_tui.core.session import FleetSession
+from gc_tui.core.targets import PinReport, Targets
+from gc_tui.core.update import (
+    UpdateEngine,
+    UpdatePlan,
+    UpdateRow,
+    UpdateState,
+    build_update_plan,
+)
 from gc_tui.tui.commands import fleet_commands
 from gc_tui.tui.crash import crash_report
-from gc_tui.tui.fleet_model import DriftFn, FleetModel, FleetRow
-from gc_tui.tui.messages import AuditArrived, AuditEnded, DeployEnded, DeployRowChanged
+from gc_tui.tui.fleet_model import DriftFn, FleetModel, FleetRow, RowKind
+from gc_tui.tui.messages import (
+    AuditArrived,
+    AuditEnded,
+    DeployEnded,
+    DeployRowChanged,
+    UpdateEnded,
+    UpdateRowChanged,
+)
 from gc_tui.tui.options import TuiOptions
+from gc_tui.tui.pin import pin_body, pin_conflicts, plan_pin_rows
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
@@ -36,6 +52,7 @@ from gc_tui.tui.screens.export import ExportRequest, ExportScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
+from gc_tui.tui.screens.update import UpdateScreen
 
 FLUSH_INTERVAL = 0.25  # 4 repaints a second at most (tui-notes.md §3.2)
 
@@ -54,7 +71,9 @@ class GcTuiApp(App[None]):
         self.epoch = 0  # bumped by each lock: messages from an older epoch are dropped
         self.auditing = 0
         self.engines: list[DeployEngine] = []
+        self.update_engines: list[UpdateEngine] = []
         self.drift_fn: DriftFn | None = None
+        self.targets: Targets | None = None
         self.targets_error: str | None = None
         self._last_input = clock()
         self._lock_pending = False
@@ -66,23 +85,34 @@ class GcTuiApp(App[None]):
         self.drift_fn = self._load_targets()
         self.push_screen(FleetScreen(with_drift=self.drift_fn is not None))
         self._ask_unlock(notice=self.targets_error)
-        self.set_interval(FLUSH_INTERVAL, self._flush)
+        self.set_interval(FLUSH_INTERVAL, self._flush_fleet)
         lock_seconds = self.options.lock_after_minutes * 60
         if lock_seconds > 0:
             self.set_interval(min(30.0, max(lock_seconds / 4, 0.05)), self._check_idle)
 
-    def _load_targets(self) -> DriftFn | None:
+    @property
+    def targets_path(self) -> Path | None:
         path = self.options.targets_path or self.options.config.targets
+        return Path(path) if path is not None else None
+
+    def _load_targets(self) -> DriftFn | None:
+        path = self.targets_path
         if path is None:
             return None
         try:
-            from gc_tui.core.drift import drift_of
             from gc_tui.core.targets import load_targets
 
             targets = load_targets(path)
         except Exception as err:  # noqa: BLE001 - a bad targets file must not stop the audit
             self.targets_error = f"Targets file not loaded: {err}"
             return None
+        return self._use_targets(targets)
+
+    def _use_targets(self, targets: Targets) -> DriftFn:
+        from gc_tui.core.drift import drift_of
+
+        self.targets = targets
+        self.targets_error = None
         return lambda app_name, image: drift_of(app_name, image, targets)
 
     def _ask_unlock(self, notice: str | None = None) -> None:
@@ -215,9 +245,29 @@ class GcTuiApp(App[None]):
                 initial_image = next(iter(targets))  # retrying failed rows: same image
         self.push_screen(
             DeployScreen(rows, dict(self.fleet.audits), self.plan_options(),
-                         initial_image=initial_image),
+                         initial_image=initial_image, busy=self.busy_instances()),
             callback=self._deploy_confirmed,
         )
+
+    def busy_instances(self) -> dict[str, str]:
+        """Instances this session is changing now, and with what: the dialogs skip them.
+
+        The engines refuse such an instance anyway (``FleetSession.write_lock``); this lets
+        the dialog say so before anything is confirmed.
+        """
+        busy: dict[str, str] = {}
+        for engine in self.engines:
+            for row in engine.plan.rows:
+                if row.key not in engine.results:
+                    busy.setdefault(row.instance, "app deploys are running on it")
+        for update_engine in self.update_engines:
+            for update in update_engine.plan.rows:
+                if update.instance not in update_engine.results:
+                    busy[update.instance] = "its CapRover update is running"
+        if self.session is not None:
+            for name, what in self.session.busy_with.items():
+                busy.setdefault(name, f"busy with {what}")
+        return busy
 
     def _deploy_confirmed(self, plan: Plan | None) -> None:
         if plan is not None:
@@ -267,7 +317,7 @@ class GcTuiApp(App[None]):
         if message.epoch == self.epoch:
             # Re-read what the servers run now, so image and tag show the truth.
             self.start_audit(list(message.engine.plan.instances))
-        if self._lock_pending and not self.engines:
+        if self._lock_pending and not self.running_engines:
             self.lock()
 
     # -- other screens -------------------------------------------------------------------
@@ -281,7 +331,26 @@ class GcTuiApp(App[None]):
         if row is not None and self.session is not None:
             instance = self.session.instances.get(row.instance)
             url = instance.url if instance is not None else None
-        screen.show(row, url, time.monotonic())
+        screen.show(row, url, time.monotonic(), self._split_groups_of(row))
+
+    def _split_groups_of(self, row: FleetRow | None) -> list[str]:
+        """The row's service groups that run more than one image on its instance."""
+        if row is None or row.kind is not RowKind.APP:
+            return []
+        audit = self.fleet.audits.get(row.instance)
+        if audit is None or not audit.ok:
+            return []
+        from gc_tui.core.drift import instance_drift
+        from gc_tui.core.groups import split_groups
+
+        if self.targets is not None:
+            splits = instance_drift(audit, self.targets, fleet_newest_caprover=None).split_groups
+        else:
+            splits = tuple(split_groups(audit.apps))
+        return [
+            split.detail for split in splits
+            if any(member == row.app_name for member, _ in split.members)
+        ]
 
     def open_help(self) -> None:
         self.push_screen(HelpScreen(id="help-screen"))
@@ -304,20 +373,154 @@ class GcTuiApp(App[None]):
             return
         self.notify(f"Exported {count} rows to {request.path}", markup=False)
 
+    # -- pinning targets ---------------------------------------------------------------------
+
     def pin_targets(self, rows: Sequence[FleetRow]) -> None:
-        # Phase 2 hook: core.targets.plan_pin + save_targets behind a ConfirmScreen.
-        self.notify("Pinning targets from the TUI is not available yet; use the CLI.",
-                    severity="warning", markup=False)
+        """p: make the images of ``rows`` the targets of their apps, after a confirmation."""
+        from gc_tui.core.targets import TargetsError, load_targets
+
+        path = self.targets_path
+        if path is None:
+            self.notify("No targets file: start gc-tui with --targets FILE, or set targets in "
+                        "the config. Nothing pinned.", severity="warning", markup=False)
+            return
+        rows = [row for row in rows if row.kind is RowKind.APP and row.app is not None]
+        if not rows:
+            self.notify("Nothing to pin: mark app rows with space (or put the cursor on one).",
+                        markup=False)
+            return
+        conflicts = pin_conflicts(rows)
+        if conflicts:
+            self.notify("Not pinned: " + "; ".join(conflicts)
+                        + ". Mark rows that run one image per app.",
+                        severity="error", markup=False, timeout=12)
+            return
+        try:
+            current = load_targets(path) if path.exists() else Targets(images={}, path=path)
+        except TargetsError as err:
+            self.notify(f"Not pinned: {err}", severity="error", markup=False)
+            return
+        report = plan_pin_rows(current, rows)
+        if not report.changes:
+            reasons = "; ".join(f"{skip.app}: {skip.reason}" for skip in report.skipped)
+            self.notify("Nothing to pin: the targets already match"
+                        + (f" ({reasons})" if reasons else "") + ".", markup=False)
+            return
+        self.push_screen(
+            ConfirmScreen(f"Pin {len(report.changes)} target(s) in {path.name}?",
+                          pin_body(report, path), "Pin", "Cancel", id="confirm-pin"),
+            callback=lambda answer: self._pin_confirmed(answer, path, report),
+        )
+
+    def _pin_confirmed(self, answer: bool | None, path: Path, report: PinReport) -> None:
+        if not answer:
+            return
+        from gc_tui.core.targets import save_targets
+
+        try:
+            save_targets(path, report.targets)
+        except OSError as err:
+            self.notify(f"Not pinned: cannot write {path}: {err.strerror or err}",
+                        severity="error", markup=False)
+            return
+        self.drift_fn = self._use_targets(report.targets)
+        self.fleet.set_drift(self.drift_fn)
+        self.fleet_screen.show_drift()
+        self.notify(f"Pinned {len(report.changes)} target(s) in {path}.", markup=False)
+
+    # -- CapRover updates --------------------------------------------------------------------
 
     def update_caprover(self, rows: Sequence[FleetRow]) -> None:
-        # Phase 2 hook: core.update.build_update_plan + UpdateEngine behind a ConfirmScreen
-        # listing each instance's from -> to and the restart warning.
-        self.notify("Updating CapRover from the TUI is not available yet; use the CLI.",
-                    severity="warning", markup=False)
+        """U: update CapRover on the instances of ``rows``, after the dialog."""
+        names = list(dict.fromkeys(row.instance for row in rows))
+        if not names:
+            self.notify("Nothing to update: mark rows with space (or put the cursor on one).",
+                        markup=False)
+            return
+        read_only = self.options.effective_read_only
+        audits = [self.fleet.audits[name] for name in names if name in self.fleet.audits]
+        plan = build_update_plan(audits, names, read_only=read_only)
+        busy = self.busy_instances()
+        plan = UpdatePlan(
+            tuple(row for row in plan.rows if row.instance not in busy),
+            tuple(
+                UpdateRow(row.instance, row.from_version, row.to_version, UpdateState.SKIPPED,
+                          f"busy: {busy[row.instance]}; update after it ends")
+                for row in plan.rows if row.instance in busy
+            ) + plan.skipped,
+        )
+        off_reason = (
+            "Updating CapRover is off: gc-tui runs read-only (--read-only or read_only in "
+            "the config)." if read_only else None
+        )
+        self.push_screen(UpdateScreen(plan, off_reason=off_reason),
+                         callback=self._update_confirmed)
+
+    def _update_confirmed(self, plan: UpdatePlan | None) -> None:
+        if plan is not None:
+            self.start_update(plan)
+
+    def start_update(self, plan: UpdatePlan) -> None:
+        if self.session is None or self.options.effective_read_only or not plan.rows:
+            return  # the dialog offers no Update button then; this is the second lock
+        epoch = self.epoch
+
+        def on_event(update: UpdateRow) -> None:
+            self.post_message(UpdateRowChanged(update, time.monotonic(), epoch))
+
+        engine = UpdateEngine(
+            self.session,
+            UpdatePlan(plan.rows),  # the skipped ones were shown in the dialog, not run
+            concurrency=self.options.config.update_concurrency,
+            timing=self.options.update_timing,
+            on_event=on_event,
+            log=DeployLog(self.options.log_path),
+        )
+        self.update_engines.append(engine)
+        self.run_worker(self._update(engine, epoch), group="caprover-update",
+                        exit_on_error=False)
+        self.fleet_screen.flush(force_header=True)
+
+    async def _update(self, engine: UpdateEngine, epoch: int) -> None:
+        error: str | None = None
+        try:
+            await engine.run()
+        except Exception as err:  # noqa: BLE001 - the rows say what happened; the type only
+            error = f"The CapRover update stopped: {type(err).__name__}"
+        finally:
+            self.post_message(UpdateEnded(engine, epoch, error))
+
+    def on_update_row_changed(self, message: UpdateRowChanged) -> None:
+        if message.epoch == self.epoch:
+            self.fleet.apply_update(message.update, message.at)
+
+    def on_update_ended(self, message: UpdateEnded) -> None:
+        engine = message.engine
+        if engine in self.update_engines:
+            self.update_engines.remove(engine)
+        if message.error:
+            self.notify(message.error, severity="error", markup=False)
+        results = engine.final_results()
+        done = [row.instance for row in results if row.state is UpdateState.DONE]
+        failed = [row for row in results if row.state is not UpdateState.DONE]
+        if done:
+            self.notify(f"CapRover updated on {', '.join(done)}.", markup=False)
+        for row in failed:
+            self.notify(f"CapRover update on {row.instance}: {row.state}"
+                        + (f": {row.error}" if row.error else ""),
+                        severity="error", markup=False, timeout=12)
+        if message.epoch == self.epoch:
+            self.start_audit([row.instance for row in engine.plan.rows])
+        if self._lock_pending and not self.running_engines:
+            self.lock()
+
+    @property
+    def running_engines(self) -> bool:
+        return bool(self.engines or self.update_engines)
 
     # -- the 4 Hz flush --------------------------------------------------------------------
 
-    def _flush(self) -> None:
+    def _flush_fleet(self) -> None:
         try:
             fleet_screen = self.fleet_screen
         except LookupError:
@@ -348,10 +551,11 @@ class GcTuiApp(App[None]):
 
         Running deploys finish first (they hold tokens they need): the lock waits for them.
         """
-        if self.engines:
+        if self.running_engines:
             if not self._lock_pending:
                 self._lock_pending = True
-                self.notify("Idle: locking when the running deploys end.", markup=False)
+                self.notify("Idle: locking when the running deploys and updates end.",
+                            markup=False)
             return
         self._lock_pending = False
         self.epoch += 1
@@ -374,22 +578,31 @@ class GcTuiApp(App[None]):
     # -- quitting --------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        running = sum(
+        if not self.running_engines:
+            self.exit()
+            return
+        deploying = sum(
             1 for engine in self.engines for row in engine.plan.rows
             if row.key not in engine.results
         )
-        if not self.engines:
-            self.exit()
-            return
+        updating = [
+            row.instance for engine in self.update_engines for row in engine.plan.rows
+            if row.instance not in engine.results
+        ]
         body = Text()
-        body.append(f"{running} row(s) are still deploying.\n\n", style="bold")
+        if deploying:
+            body.append(f"{deploying} row(s) are still deploying.\n", style="bold")
+        if updating:
+            body.append(f"CapRover is updating on {', '.join(updating)}.\n", style="bold")
+        body.append("\n")
         body.append(
-            "Quitting cancels the queued rows. Builds already sent keep running on their "
-            "servers; the deploy log records every row as cancelled or finished."
+            "Quitting cancels what is still queued. Builds and CapRover updates already sent "
+            "keep running on their servers; the deploy log records every row as cancelled or "
+            "finished."
         )
+        title = "Quit while deploying?" if deploying else "Quit while CapRover updates?"
         self.push_screen(
-            ConfirmScreen("Quit while deploying?", body, "Quit anyway", "Keep running",
-                          id="confirm-quit"),
+            ConfirmScreen(title, body, "Quit anyway", "Keep running", id="confirm-quit"),
             callback=self._quit_confirmed,
         )
 
@@ -397,6 +610,8 @@ class GcTuiApp(App[None]):
         if answer:
             for engine in self.engines:
                 engine.cancel()
+            for update_engine in self.update_engines:
+                update_engine.cancel()
             self.exit()
 
     # -- palette ---------------------------------------------------------------------------

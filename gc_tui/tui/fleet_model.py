@@ -15,8 +15,9 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from gc_tui.core.deploy import RowState, RowUpdate
-from gc_tui.core.images import compare_tags, try_parse_image
+from gc_tui.core.images import try_parse_image
 from gc_tui.core.model import AppInfo, InstanceAudit, InstanceStatus, VersionInfo
+from gc_tui.core.update import UpdateRow, UpdateState, parse_version
 from gc_tui.tui.filter import NO_FILTER, Field, Fields, Filter
 
 INSTANCE_ROW = "\x00"  # an app name no server can produce: the key of an instance's own row
@@ -79,6 +80,26 @@ class DeployStatus:
 
 
 @dataclass(frozen=True)
+class CapRoverUpdate:
+    """A CapRover update of the row's instance, as the update engine last reported it."""
+
+    state: UpdateState
+    from_version: str | None
+    to_version: str | None
+    updated_at: float  # monotonic
+    error: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in _FINAL_UPDATE_STATES
+
+
+_FINAL_UPDATE_STATES = frozenset(
+    {UpdateState.DONE, UpdateState.FAILED, UpdateState.CANCELLED, UpdateState.SKIPPED}
+)
+
+
+@dataclass(frozen=True)
 class Status:
     word: str
     tone: Tone
@@ -95,6 +116,17 @@ _DEPLOY_TONES = {
     RowState.SKIPPED: Tone.MUTED,
 }
 
+_UPDATE_TONES = {
+    UpdateState.QUEUED: Tone.ACTIVE,
+    UpdateState.UPDATING: Tone.ACTIVE,
+    UpdateState.RESTARTING: Tone.ACTIVE,
+    UpdateState.VERIFYING: Tone.ACTIVE,
+    UpdateState.DONE: Tone.DONE,
+    UpdateState.FAILED: Tone.FAILED,
+    UpdateState.CANCELLED: Tone.FAILED,
+    UpdateState.SKIPPED: Tone.MUTED,
+}
+
 
 @dataclass(frozen=True)
 class FleetRow:
@@ -107,6 +139,7 @@ class FleetRow:
     app: AppInfo | None = None
     deploy: DeployStatus | None = None
     drift: Drift | None = None
+    update: CapRoverUpdate | None = None  # a CapRover update of this row's instance
 
     @property
     def app_name(self) -> str:
@@ -139,13 +172,28 @@ class FleetRow:
 
     @property
     def update_available(self) -> bool | None:
-        """True when latest > current; canUpdate false can also mean "could not check"."""
+        """True when latest > current, compared as the update plan does.
+
+        The versions decide, not ``canUpdate``: false there can also mean the server could
+        not check, and then ``latest`` merely repeats ``current``.
+        """
         if self.version is None or not self.version.latest:
             return None
-        order = compare_tags(self.version.latest, self.version.current)
-        if order is None:
+        current = parse_version(self.version.current)
+        latest = parse_version(self.version.latest)
+        if current is None or latest is None:
             return self.version.can_update or None
-        return order > 0
+        return latest > current
+
+    @property
+    def update_shown(self) -> bool:
+        """The CapRover update wins the status column: it is running, or newer than the deploy."""
+        update = self.update
+        if update is None:
+            return False
+        if not update.final or self.deploy is None:
+            return True
+        return update.updated_at >= self.deploy.updated_at
 
     @cached_property
     def status(self) -> Status:
@@ -163,6 +211,8 @@ class FleetRow:
             statuses.append("manual")
         if self.deploy is not None:
             statuses.append(str(self.deploy.state))
+        if self.update is not None:
+            statuses.append(f"caprover: {self.update.state}")
         if self.drift is not None:
             statuses.append(str(self.drift.state))
         if self.update_available:
@@ -176,7 +226,9 @@ class FleetRow:
 
 
 def status_of(row: FleetRow) -> Status:
-    """What the row is doing now: a deploy in progress or finished wins over the audit."""
+    """What the row is doing now: a deploy or CapRover update (the newer) wins over the audit."""
+    if row.update is not None and row.update_shown:
+        return Status(f"caprover: {row.update.state}", _UPDATE_TONES[row.update.state])
     if row.deploy is not None:
         return Status(str(row.deploy.state), _DEPLOY_TONES[row.deploy.state])
     if row.kind is RowKind.INSTANCE:
@@ -203,6 +255,7 @@ class Counts:
     marked: int
     visible: int
     deploying: int
+    updating: int = 0  # instances whose CapRover update is running
 
 
 @dataclass
@@ -220,6 +273,7 @@ class FleetModel:
         self.rows: dict[str, FleetRow] = {}
         self.audits: dict[str, InstanceAudit] = {}
         self.marks: set[str] = set()
+        self.updates: dict[str, CapRoverUpdate] = {}  # instance -> its last CapRover update
         self.filter: Filter = NO_FILTER
         self._changes = Changes(structure=True)
         self._order: list[str] | None = None
@@ -233,6 +287,10 @@ class FleetModel:
         if name not in self.instance_order:
             self.instance_order[name] = len(self.instance_order)
         self.audits[name] = audit
+        update = self.updates.get(name)
+        if update is not None and update.state is UpdateState.DONE:
+            # The audit after a finished update shows the new version: "done" has said its piece.
+            del self.updates[name]
         old_keys = {key for key, row in self.rows.items() if row.instance == name}
         new_rows = list(self._rows_of(audit))
         new_keys = {row.key for row in new_rows}
@@ -268,6 +326,22 @@ class FleetModel:
         self._changes.cells.add(update.key)
         self._visible = None
 
+    def apply_update(self, update: UpdateRow, at: float) -> None:
+        """A CapRover update changed state: every row of its instance shows it."""
+        if update.state is UpdateState.SKIPPED:
+            return  # the dialog said why; a skipped instance keeps what it showed
+        status = CapRoverUpdate(update.state, update.from_version, update.to_version, at,
+                                update.error)
+        self.updates[update.instance] = status
+        for key, row in list(self.rows.items()):
+            if row.instance == update.instance:
+                self.rows[key] = replace(row, update=status)
+                self._changes.cells.add(key)
+        self._visible = None
+
+    def updating_instances(self) -> list[str]:
+        return [name for name, update in self.updates.items() if not update.final]
+
     def reset_deploys(self, keys: Iterable[str]) -> None:
         for key in keys:
             row = self.rows.get(key)
@@ -294,6 +368,7 @@ class FleetModel:
         self.rows.clear()
         self.audits.clear()
         self.marks.clear()
+        self.updates.clear()
         self.instance_order.clear()
         self.filter = NO_FILTER
         self._order = None
@@ -382,6 +457,7 @@ class FleetModel:
             marked=len(self.marks),
             visible=len(self.visible_keys()),
             deploying=len(self.deploying_keys()),
+            updating=len(self.updating_instances()),
         )
 
     def failed_instances(self) -> list[str]:
@@ -399,6 +475,7 @@ class FleetModel:
 
     def _rows_of(self, audit: InstanceAudit) -> Iterable[FleetRow]:
         name = audit.instance.name
+        update = self.updates.get(name)
         seen: set[str] = set()
         for app in audit.apps:
             if app.name in seen:
@@ -412,6 +489,7 @@ class FleetModel:
                 version=audit.version,
                 app=app,
                 drift=self._drift_of(app),
+                update=update,
             )
         if not seen:
             yield FleetRow(
@@ -421,6 +499,7 @@ class FleetModel:
                 instance_status=audit.status,
                 instance_error=audit.error,
                 version=audit.version,
+                update=update,
             )
 
     def _drift_of(self, app: AppInfo | None) -> Drift | None:

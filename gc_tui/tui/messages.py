@@ -8,6 +8,7 @@ from textual.message import Message
 
 from gc_tui.core.deploy import DeployEngine, RowUpdate
 from gc_tui.core.model import InstanceAudit
+from gc_tui.core.update import UpdateEngine, UpdateRow
 
 
 @dataclass
@@ -35,5 +36,21 @@ class DeployRowChanged(Message):
 @dataclass
 class DeployEnded(Message):
     engine: DeployEngine
+    epoch: int
+    error: str | None = None
+
+
+@dataclass
+class UpdateRowChanged(Message):
+    """A CapRover update changed state; ``at`` is monotonic, for ordering against deploys."""
+
+    update: UpdateRow
+    at: float
+    epoch: int
+
+
+@dataclass
+class UpdateEnded(Message):
+    engine: UpdateEngine
     epoch: int
     error: str | None = None

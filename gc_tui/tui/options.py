@@ -8,6 +8,7 @@ from pathlib import Path
 from gc_tui.config import Config
 from gc_tui.core.deploy import Timing
 from gc_tui.core.secret import Secret
+from gc_tui.core.update import UpdateTiming
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class TuiOptions:
     read_only: bool = False
     targets_path: Path | None = None
     deploy_timing: Timing = Timing()
+    update_timing: UpdateTiming = UpdateTiming()
     audit_concurrency: int = 32
     deploy_concurrency: int = 8
     lock_after_minutes: float = 15.0

@@ -130,3 +130,55 @@ class TestCannedDemo:
     def test_canned_audits_cover_the_demo(self) -> None:
         audits = canned_audits()
         assert len(audits) == 12 and sum(1 for a in audits if not a.ok) == 2
+
+
+class TestCapRoverColumn:
+    """The version column says "update available" with an arrow and the version, not colour."""
+
+    @pytest.mark.parametrize(("current", "latest", "can_update", "shown"), [
+        ("1.13.1", "1.15.3", True, "1.13.1 ↑1.15.3"),
+        ("1.15.3", "1.15.3", False, "1.15.3"),  # canUpdate false: maybe could not check
+        ("1.13.1", "1.15.3", False, "1.13.1 ↑1.15.3"),  # the versions decide, not canUpdate
+        ("1.15.3", "", False, "1.15.3"),
+    ])
+    def test_caprover_cell(self, current, latest, can_update, shown) -> None:
+        from gc_tui.tui.widgets.fleet_table import caprover_text
+
+        model = FleetModel(["a"])
+        infos = (AppInfo("web", 1, "nginx:1.25", None, 2),)
+        model.apply_audit(InstanceAudit(Instance("a", "https://a"), InstanceStatus.OK, None,
+                                        VersionInfo(current, latest, can_update), infos))
+        assert str(caprover_text(model.rows["a/web"])) == shown
+
+
+class TestUpdateStatus:
+    """A running CapRover update wins the status column; the newer of update and deploy wins."""
+
+    def test_update_states_on_every_row_of_the_instance(self) -> None:
+        from gc_tui.core.update import UpdateRow, UpdateState
+        from gc_tui.tui.widgets.fleet_table import caprover_text, status_text
+
+        model = FleetModel(["a", "b"])
+        model.apply_audit(audit("a", {"web": "nginx:1.25", "db": "postgres:16"}))
+        model.apply_audit(audit("b", {"web": "nginx:1.25"}))
+        model.apply_deploy(RowUpdate("a/web", "a", "web", RowState.DONE, started_at=1.0, at=2.0))
+        model.apply_update(UpdateRow("a", "1.14.0", "1.15.3", UpdateState.RESTARTING), at=3.0)
+        assert [model.rows[k].status.word for k in ("a/web", "a/db", "b/web")] == [
+            "caprover: restarting", "caprover: restarting", "ok"]
+        assert str(status_text(model.rows["a/web"], 10.0)) == "caprover: restarting"
+        assert str(caprover_text(model.rows["a/db"])) == "1.14.0→1.15.3"
+        assert model.counts().updating == 1
+        model.set_filter(parse_filter("status:restarting"))
+        assert model.visible_keys() == ["a/db", "a/web"]
+        # failed stays, with its reason, until something newer happens on the row
+        model.apply_update(UpdateRow("a", "1.14.0", "1.15.3", UpdateState.FAILED, "no"), at=4.0)
+        model.apply_audit(audit("a", {"web": "nginx:1.25", "db": "postgres:16"}))
+        assert model.rows["a/db"].status.word == "caprover: failed"
+        model.apply_deploy(RowUpdate("a/db", "a", "db", RowState.QUEUED, at=5.0))
+        assert model.rows["a/db"].status.word == "queued"
+        # done is cleared by the audit that follows it: the version column shows the result
+        model.apply_update(UpdateRow("a", "1.14.0", "1.15.3", UpdateState.DONE), at=6.0)
+        assert model.rows["a/web"].status.word == "caprover: done"
+        model.apply_audit(audit("a", {"web": "nginx:1.25", "db": "postgres:16"}))
+        assert model.rows["a/web"].status.word == "done"  # its own deploy, from before
+        assert model.rows["a/web"].update is None and model.counts().updating == 0

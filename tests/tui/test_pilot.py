@@ -16,7 +16,7 @@ from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
 from tests.tui.conftest import SIZE, Fleet, audited, wait_for
-from tests.vaults import DEFAULT_PASSWORD
+from vaults import DEFAULT_PASSWORD
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 
@@ -182,10 +182,12 @@ class TestDeploy:
             dialog = await open_deploy_for_explorers(pilot, app)
             image_input = dialog.query_one("#deploy-image", Input)
             assert image_input.value == f"{EXPLORER}:"
-            assert dialog.query_one("#cancel", Button).has_focus
+            assert image_input.has_focus  # the tag is still to type
             assert dialog.query_one("#deploy", Button).disabled
-            image_input.value = f"{EXPLORER}:20260901-1000"
-            await pilot.pause()
+            await pilot.press(*"20260901-1000")
+            assert image_input.value == f"{EXPLORER}:20260901-1000"
+            await pilot.press("enter")  # leaves the field for Cancel, deploys nothing
+            assert dialog.query_one("#cancel", Button).has_focus and not app.engines
             plan = dialog.plan
             assert plan is not None and len(plan.rows) == 9
             assert not dialog.query_one("#deploy", Button).disabled

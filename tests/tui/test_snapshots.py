@@ -108,3 +108,16 @@ def test_read_only_deploy_dialog(snap_compare) -> None:
 
     assert snap_compare(app_for_snapshot(read_only=True), run_before=run_before,
                         terminal_size=SNAP_SIZE)
+
+
+def test_caprover_update_dialog(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await fleet_loaded(pilot)
+        pilot.app.fleet_screen.query_one("#filter", Input).value = (
+            "instance:^(emberfalls|staging|fernridge)$"
+        )
+        pilot.app.fleet_screen.apply_filter()
+        await pilot.press("a", "U")
+        await pilot.pause()
+
+    assert snap_compare(app_for_snapshot(), run_before=run_before, terminal_size=SNAP_SIZE)

@@ -1,13 +1,15 @@
 """The deploy dialog: the image to deploy, and the plan it makes, before anything is sent.
 
-Focus starts on Cancel; above CONFIRM_COUNT_ABOVE rows the operator types the row count to
-enable Deploy; in read-only mode there is no Deploy button at all, only the reason.
+Focus starts in the image field while the tag is still to type, else on Cancel; enter in the
+field moves on (to the count field, or Cancel), never to Deploy. Above CONFIRM_COUNT_ABOVE
+rows the operator types the row count to enable Deploy; in read-only mode there is no Deploy
+button at all, only the reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual import on
@@ -19,7 +21,14 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from gc_tui.core.images import try_parse_image
 from gc_tui.core.model import InstanceAudit
-from gc_tui.core.plan import DeployTarget, Plan, PlanError, PlanOptions, build_plan
+from gc_tui.core.plan import (
+    DeployTarget,
+    Plan,
+    PlanError,
+    PlanOptions,
+    SkippedRow,
+    build_plan,
+)
 from gc_tui.tui.fleet_model import FleetRow
 from gc_tui.tui.safe import safe_text
 
@@ -51,6 +60,19 @@ def read_only_reason(rows: Sequence[FleetRow], audits: dict[str, InstanceAudit],
     return None
 
 
+def skip_busy(plan: Plan, busy: Mapping[str, str]) -> Plan:
+    """Rows on an instance this session is changing (a CapRover update) move to skipped."""
+    if not busy:
+        return plan
+    moved = tuple(
+        SkippedRow(row.instance, row.app, row.from_image, row.to_image,
+                   f"busy: {busy[row.instance]}", row.group, row.added_by_group)
+        for row in plan.rows if row.instance in busy
+    )
+    kept = tuple(row for row in plan.rows if row.instance not in busy)
+    return Plan(kept, moved + plan.skipped, plan.action)
+
+
 class DeployScreen(ModalScreen[Plan | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="deploy.cancel")]
 
@@ -61,8 +83,10 @@ class DeployScreen(ModalScreen[Plan | None]):
         plan_options: PlanOptions,
         *,
         initial_image: str | None = None,
+        busy: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(id="deploy-screen")
+        self.busy = dict(busy or {})  # instance -> what this session is doing to it now
         self.rows = list(rows)
         self.audits = audits
         self.plan_options = plan_options
@@ -98,6 +122,25 @@ class DeployScreen(ModalScreen[Plan | None]):
         table.add_column("FROM → TO", width=44, key="change")
         table.add_column("NOTE", width=24, key="note")
         self.rebuild_plan()
+        image = self.query_one("#deploy-image", Input)
+        if self.plan is None and not self.read_only:
+            # The tag is still to type: start there. Deploy stays two keys away (tab, enter)
+            # and disabled until the plan is whole; enter in the field only moves to Cancel.
+            image.focus()
+            image.cursor_position = len(image.value)
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    @on(Input.Submitted, "#deploy-image")
+    def _image_submitted(self) -> None:
+        count_input = self.query_one("#deploy-count", Input)
+        if count_input.display:
+            count_input.focus()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    @on(Input.Submitted, "#deploy-count")
+    def _count_submitted(self) -> None:
         self.query_one("#cancel", Button).focus()
 
     @on(Input.Changed, "#deploy-image")
@@ -117,7 +160,8 @@ class DeployScreen(ModalScreen[Plan | None]):
         else:
             try:
                 targets = [DeployTarget(row.instance, row.app_name, image) for row in self.rows]
-                self.plan = build_plan(list(self.audits.values()), targets, self.plan_options)
+                plan = build_plan(list(self.audits.values()), targets, self.plan_options)
+                self.plan = skip_busy(plan, self.busy)
                 error.update("")
             except PlanError as err:
                 error.update(safe_text(str(err), style="bold red", wrap=True))
@@ -144,6 +188,11 @@ class DeployScreen(ModalScreen[Plan | None]):
             text.append(f", {added} added by a service group")
         if plan.skipped:
             text.append(f"; {len(plan.skipped)} skipped (reasons below)")
+        for instance in dict.fromkeys(row.instance for row in self.rows):
+            if instance in self.busy:
+                text.append("\nNot deployed on ")
+                text.append_text(safe_text(instance, 40, style="bold"))
+                text.append(f": {self.busy[instance]}.", style="bold")
         summary.update(text)
         for row in plan.rows:
             note = Text("")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from gc_tui.tui.fleet_model import FleetRow, RowKind
+from gc_tui.tui.fleet_model import FleetRow, RowKind, Tone
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.fleet_table import TONE_STYLES, format_elapsed
 
@@ -24,8 +24,13 @@ def _field(text: Text, label: str, value: object, style: str = "") -> None:
     text.append("\n")
 
 
-def detail_text(row: FleetRow, url: str | None, now: float) -> Text:
-    """Everything known about the row; server text through safe_text, never markup."""
+def detail_text(
+    row: FleetRow, url: str | None, now: float, *, split_groups: Sequence[str] = ()
+) -> Text:
+    """Everything known about the row; server text through safe_text, never markup.
+
+    ``split_groups``: this row's service groups whose members run different images.
+    """
     text = Text()
     _field(text, "Instance", row.instance)
     if url:
@@ -36,10 +41,18 @@ def detail_text(row: FleetRow, url: str | None, now: float) -> Text:
     if row.version is not None:
         version = row.version.current
         if row.update_available:
-            version += f"  (update available: {row.version.latest})"
-        elif not row.version.latest:
-            version += "  (no update reported; the server may not have been able to check)"
+            version += f"  (update available: {row.version.latest}; U updates it)"
+        elif not row.version.can_update:
+            version += ("  (no update reported; canUpdate false can also mean the server "
+                        "could not check)")
         _field(text, "CapRover", version)
+    update = row.update
+    if update is not None:
+        change = f"{update.from_version or '?'} -> {update.to_version or '?'}: {update.state}"
+        _field(text, "CapRover update", change,
+               TONE_STYLES[Tone.FAILED] if update.error else "")
+        if update.error:
+            _field(text, "Reason", update.error, "bold red")
     status = row.status
     text.append(f"{'Status':<16}", style="bold")
     text.append(status.word, style=TONE_STYLES[status.tone])
@@ -61,6 +74,10 @@ def detail_text(row: FleetRow, url: str | None, now: float) -> Text:
             _field(text, "Tags", ", ".join(app.tags))
         if row.drift is not None:
             _field(text, "Drift", f"{row.drift.state}: {row.drift.detail}")
+            if row.drift.target:
+                _field(text, "Target", row.drift.target)
+        for split in split_groups:
+            _field(text, "Split group", f"{split} (the group should run one image)", "bold")
     deploy = row.deploy
     if deploy is not None:
         text.append("\nLast deploy\n", style="bold underline")
@@ -81,15 +98,15 @@ def detail_text(row: FleetRow, url: str | None, now: float) -> Text:
         app = row.app
         if app.versions:
             text.append("\nVersion history (newest first)\n", style="bold underline")
-            for version in sorted(app.versions, key=lambda v: v.version, reverse=True)[
+            for entry in sorted(app.versions, key=lambda v: v.version, reverse=True)[
                 :HISTORY_SHOWN
             ]:
-                marker = ">" if version.version == app.deployed_version else " "
-                text.append(f" {marker} v{version.version:<5} ")
-                text.append_text(safe_text(version.image or "(failed deploy: no image)"))
-                if version.timestamp:
+                marker = ">" if entry.version == app.deployed_version else " "
+                text.append(f" {marker} v{entry.version:<5} ")
+                text.append_text(safe_text(entry.image or "(failed deploy: no image)"))
+                if entry.timestamp:
                     text.append("  ")
-                    text.append_text(safe_text(version.timestamp, style="dim"))
+                    text.append_text(safe_text(entry.timestamp, style="dim"))
                 text.append("\n")
             if len(app.versions) > HISTORY_SHOWN:
                 text.append(f"   … {len(app.versions) - HISTORY_SHOWN} older\n", style="dim")
@@ -115,12 +132,15 @@ class DetailScreen(Screen[None]):
             yield Static(id="detail-body")
         yield Footer(compact=True)
 
-    def show(self, row: FleetRow | None, url: str | None, now: float) -> None:
+    def show(
+        self, row: FleetRow | None, url: str | None, now: float,
+        split_groups: Sequence[str] = (),
+    ) -> None:
         body = self.query_one("#detail-body", Static)
         if row is None:
             body.update(Text("This row is gone (the instance was audited again).", style="dim"))
         else:
-            body.update(detail_text(row, url, now))
+            body.update(detail_text(row, url, now, split_groups=split_groups))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

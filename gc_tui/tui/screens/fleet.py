@@ -78,6 +78,13 @@ class FleetScreen(Screen[None]):
             read_only=app.options.effective_read_only,
         )
 
+    def show_drift(self) -> None:
+        """Targets were loaded after start (the first pin): add the drift column."""
+        if not self.with_drift:
+            self.with_drift = True
+            self.table.enable_drift()
+        self.flush(force_header=True)
+
     def reset(self) -> None:
         """After a lock: nothing that came from the servers stays on screen."""
         filter_input = self.query_one("#filter", Input)
@@ -197,10 +204,13 @@ class FleetScreen(Screen[None]):
         self.gc_app.open_export()
 
     def action_pin_targets(self) -> None:
-        self.gc_app.pin_targets(self.gc_app.fleet.marked_rows())
+        self.gc_app.pin_targets(self.selected_rows())
 
     def action_update_caprover(self) -> None:
-        self.gc_app.update_caprover(self.selected_rows())
+        # A failed instance's own row counts too: the dialog then says why it is skipped.
+        marked = self.gc_app.fleet.marked_rows()
+        row = self.cursor_row()
+        self.gc_app.update_caprover(marked or ([row] if row is not None else []))
 
     def action_help(self) -> None:
         self.gc_app.open_help()

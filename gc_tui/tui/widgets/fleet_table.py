@@ -28,18 +28,20 @@ class Column:
     width: int
 
 
+# Widths of the text; each column is one wider, which is the gap to the next column (the
+# table's own padding would spend two). At 120 columns both layouts fit beside the scrollbar.
 MARK = Column("mark", "", 1)
 COLUMNS = (
     MARK,
-    Column("instance", "INSTANCE", 15),
+    Column("instance", "INSTANCE", 13),
     Column("app", "APP", 18),
-    Column("repository", "IMAGE", 30),
-    Column("tag", "TAG", 16),
-    Column("status", "STATUS", 13),
-    Column("caprover", "CAPROVER", 11),
+    Column("repository", "IMAGE", 26),
+    Column("tag", "TAG", 19),  # "6.1.0_20260803-1652" whole
+    Column("status", "STATUS", 20),  # "caprover: restarting"
+    Column("caprover", "CAPROVER", 14),  # "1.13.1 ↑1.15.3"
 )
-DRIFT = Column("drift", "DRIFT", 9)
-REPOSITORY_WITH_DRIFT = 19
+DRIFT = Column("drift", "DRIFT", 10)
+REPOSITORY_WITH_DRIFT = 15
 
 # One table for every tone: the word in the cell says the same thing without colour.
 TONE_STYLES = {
@@ -63,22 +65,42 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{whole // 60}m{whole % 60:02d}"
 
 
-def status_text(row: FleetRow, now: float) -> Text:
+def status_text(row: FleetRow, now: float, width: int = 20) -> Text:
     status = row.status
     word = status.word
-    if row.deploy is not None:
+    if row.deploy is not None and not row.update_shown:
         elapsed = format_elapsed(row.deploy.elapsed(now))
         if elapsed:
             word = f"{word} {elapsed}"
-    return Text(word, style=TONE_STYLES[status.tone], no_wrap=True, overflow="ellipsis")
+    return safe_text(word, width, style=TONE_STYLES[status.tone])
 
 
-def caprover_text(row: FleetRow) -> Text:
+def caprover_text(row: FleetRow, width: int = 14) -> Text:
+    """The version; ``from→to`` while an update runs; ``current ↑latest`` when one exists.
+
+    The arrow and the second version say it without colour.
+    """
+    update = row.update
+    if update is not None and not update.final and update.to_version:
+        text = safe_text(update.from_version or "", 7, style="bold cyan")
+        text.append("→", style="bold cyan")
+        text.append_text(safe_text(update.to_version, max(1, width - len(text)), style="bold cyan"))
+        return text
     if row.version is None:
         return Text("")
     text = safe_text(row.version.current, 8)
     if row.update_available:
-        text.append(" ↑", style="bold yellow")  # an arrow, not a colour: "update available"
+        latest = safe_text(row.version.latest, max(1, width - len(text) - 2), style="bold yellow")
+        text.append(" ↑", style="bold yellow")
+        text.append_text(latest)
+    return text
+
+
+def tail_text(value: str, width: int, style: str = "") -> Text:
+    """Keep the end: tags and repositories differ at the end (the build date, the image name)."""
+    text = safe_text(value, style=style)
+    if len(text) > width:
+        text = Text("…", style=style) + text[len(text) - width + 1:]
     return text
 
 
@@ -95,16 +117,16 @@ def render_row(
         tag_cell = Text("")
     else:
         app_cell = safe_text(row.app_name, widths["app"])
-        repo_cell = safe_text(repository, widths["repository"], style=image_style)
-        tag_cell = safe_text(tag, widths["tag"], style=image_style)
+        repo_cell = tail_text(repository, widths["repository"], style=image_style)
+        tag_cell = tail_text(tag, widths["tag"], style=image_style)
     cells = [
         Text(MARK_GLYPH if marked else "", style="bold"),
         safe_text(row.instance, widths["instance"]),
         app_cell,
         repo_cell,
         tag_cell,
-        status_text(row, now),
-        caprover_text(row),
+        status_text(row, now, widths["status"]),
+        caprover_text(row, widths["caprover"]),
     ]
     if with_drift:
         drift = row.drift
@@ -115,11 +137,13 @@ def render_row(
 class FleetTable(DataTable[Text]):
     def __init__(self, *, with_drift: bool = False, id: str | None = None) -> None:
         super().__init__(
-            id=id, cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable"
+            id=id, cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable",
+            cell_padding=0,
         )
         self.with_drift = with_drift
         self._rendered: dict[str, tuple[Text, ...]] = {}
         self.widths: dict[str, int] = {}
+        self._pending_cursor_key: str | None = None  # kept across a rebuild of the columns
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -133,7 +157,18 @@ class FleetTable(DataTable[Text]):
             ] + [DRIFT]
         self.widths = {column.key: column.width for column in columns}
         for column in columns:
-            self.add_column(column.label, width=column.width, key=column.key)
+            self.add_column(column.label, width=column.width + 1, key=column.key)
+
+    def enable_drift(self) -> None:
+        """Add the drift column: the columns are rebuilt, and the next sync re-adds every row."""
+        if self.with_drift:
+            return
+        cursor_key = self.cursor_key()
+        self.with_drift = True
+        self.clear(columns=True)
+        self._rendered.clear()
+        self._add_columns()
+        self._pending_cursor_key = cursor_key
 
     # -- the cursor, by key ---------------------------------------------------------------
 
@@ -161,7 +196,8 @@ class FleetTable(DataTable[Text]):
     def sync(self, model: FleetModel, changes: Changes, now: float) -> None:
         """Bring the table to the model: rows shown, their order, then changed cells."""
         visible = model.visible_keys()
-        cursor_key = self.cursor_key()
+        cursor_key = self.cursor_key() or self._pending_cursor_key
+        self._pending_cursor_key = None
         cursor_index = self.cursor_row
         structural = changes.structure or len(visible) != len(self._rendered)
         if not structural:

@@ -28,6 +28,9 @@ def summary_text(
     if counts.deploying:
         text.append(" │ ")
         text.append(f"{counts.deploying} deploying", style="bold cyan")
+    if counts.updating:
+        text.append(" │ ")
+        text.append(f"CapRover updating on {counts.updating}", style="bold cyan")
     if auditing:
         text.append(" │ ")
         text.append(f"auditing {auditing}…", style="cyan")

@@ -1,0 +1,77 @@
+"""p: pin the images of marked rows as their apps' targets, through core.targets.plan_pin.
+
+Marked rows may span instances; pinning goes per app, so every marked row of one app must
+run one image, or nothing is pinned (the operator picks which one wins, not row order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.text import Text
+
+from gc_tui.core.images import same_image
+from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus
+from gc_tui.core.targets import PinReport, Targets, plan_pin
+from gc_tui.tui.fleet_model import FleetRow
+from gc_tui.tui.safe import safe_text
+
+
+def pin_conflicts(rows: Sequence[FleetRow]) -> list[str]:
+    """One sentence per app whose marked rows run different images."""
+    by_app: dict[str, list[FleetRow]] = {}
+    for row in rows:
+        by_app.setdefault(row.app_name, []).append(row)
+    conflicts = []
+    for app_name, app_rows in by_app.items():
+        images = [row.image for row in app_rows]
+        first = images[0]
+        if any(
+            (image is None) != (first is None)
+            or (image is not None and first is not None and not same_image(image, first))
+            for image in images[1:]
+        ):
+            runs = ", ".join(f"{row.image or '(no image)'} on {row.instance}" for row in app_rows)
+            conflicts.append(f"{app_name} runs different images ({runs})")
+    return conflicts
+
+
+def plan_pin_rows(targets: Targets, rows: Sequence[FleetRow]) -> PinReport:
+    """plan_pin over the marked apps, one each; marking an app is asking to manage it."""
+    apps: dict[str, AppInfo] = {}
+    for row in rows:
+        if row.app is not None:
+            apps.setdefault(row.app.name, row.app)
+    marked = InstanceAudit(Instance(name="the marked rows", url=""), InstanceStatus.OK,
+                           apps=tuple(apps.values()))
+    return plan_pin(targets, marked, include_unmanaged=True)
+
+
+def pin_body(report: PinReport, path: Path) -> Text:
+    text = Text()
+    text.append("Target changes (app: old target → new image)\n", style="bold")
+    for change in report.changes:
+        text.append("  ")
+        text.append_text(safe_text(change.app, 30))
+        text.append(": ")
+        text.append_text(safe_text(change.old or "(no target yet)", 70,
+                                   style="" if change.old else "italic"))
+        text.append(" → ")
+        text.append_text(safe_text(change.new, 70, style="bold"))
+        text.append("\n")
+    if report.skipped:
+        text.append("\nNot pinned\n", style="bold")
+        for skip in report.skipped:
+            text.append("  ")
+            text.append_text(safe_text(skip.app, 30))
+            text.append(" (", style="dim")
+            text.append_text(safe_text(skip.image or "no image", 60, style="dim"))
+            text.append("): ", style="dim")
+            text.append_text(safe_text(skip.reason, style="dim"))
+            text.append("\n")
+    text.append("\n")
+    text.append_text(safe_text(
+        f"Writes {path} (other targets are kept; comments in the file are not).", wrap=True,
+    ))
+    return text

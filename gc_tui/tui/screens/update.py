@@ -1,0 +1,84 @@
+"""The CapRover update dialog: each instance's from -> to, what is skipped and why, the warning.
+
+Focus starts on Cancel. When nothing can be updated (read-only, busy, already current) there
+is no Update button at all, only the reasons.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Static
+
+from gc_tui.core.update import UpdatePlan
+from gc_tui.tui.safe import safe_text
+
+NOTE_WIDTH = 58
+RESTART_WARNING = "Apps may be unreachable for a short time while CapRover restarts."
+
+
+class UpdateScreen(ModalScreen[UpdatePlan | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="update.cancel")]
+
+    def __init__(self, plan: UpdatePlan, *, off_reason: str | None = None) -> None:
+        super().__init__(id="update-screen")
+        self.plan = plan
+        self.off_reason = off_reason  # read-only: why updating is off altogether
+
+    @property
+    def can_update(self) -> bool:
+        return self.off_reason is None and bool(self.plan.rows)
+
+    def compose(self) -> ComposeResult:
+        plan = self.plan
+        with Vertical(classes="dialog", id="update-dialog"):
+            title = Text("Update CapRover", style="bold")
+            title.append(
+                f" on {len(plan.rows)} instance(s)" + (
+                    f", {len(plan.skipped)} skipped" if plan.skipped else ""
+                ),
+            )
+            yield Static(title, classes="dialog-title")
+            table: DataTable[Text] = DataTable(id="update-table", cursor_type="none")
+            yield table
+            if plan.rows:
+                yield Static(Text(RESTART_WARNING, style="bold"), id="update-warning")
+            if self.off_reason:
+                yield Static(Text(self.off_reason, style="bold reverse"), id="read-only-reason")
+            elif not plan.rows:
+                yield Static(Text("Nothing to update: every selected instance is skipped.",
+                                  style="bold"), id="update-nothing")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                if self.can_update:
+                    yield Button(f"Update {len(plan.rows)}", id="update", variant="error")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#update-table", DataTable)
+        table.add_column("INSTANCE", width=16, key="instance")
+        table.add_column("CAPROVER", width=20, key="change")
+        table.add_column("NOTE", width=NOTE_WIDTH, key="note")
+        for row in self.plan.rows:
+            change = safe_text(row.from_version or "?", 9)
+            change.append(" → ")
+            change.append_text(safe_text(row.to_version or "?", 9, style="bold"))
+            table.add_row(safe_text(row.instance, 16), change, Text("will update"))
+        for row in self.plan.skipped:
+            change = safe_text(row.from_version or "", 9, style="dim")
+            note = safe_text(f"skipped: {row.error}", style="dim", wrap=True)
+            lines = len(note.wrap(self.app.console, NOTE_WIDTH))
+            table.add_row(safe_text(row.instance, 16, style="dim"), change, note, height=lines)
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#update")
+    def _update(self) -> None:
+        if self.can_update:
+            self.dismiss(self.plan)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,315 @@
+"""U (update CapRover), p (pin targets) and drift, driven through the real app and fake servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Button, Input, Static
+
+from gc_tui.core.targets import load_targets, save_targets, targets_from_mapping
+from gc_tui.core.update import UpdateState, UpdateTiming
+from gc_tui.demo.catalog import demo_fleet_data
+from gc_tui.tui.messages import UpdateRowChanged
+from gc_tui.tui.screens.confirm import ConfirmScreen
+from gc_tui.tui.screens.deploy import DeployScreen
+from gc_tui.tui.screens.detail import DetailScreen
+from gc_tui.tui.screens.update import RESTART_WARNING, UpdateScreen
+from tests.tui.conftest import SIZE, Fleet, audited, fast_demo_instances, start_fleet, wait_for
+
+FAST_UPDATE = UpdateTiming(poll_interval=0.05, deadline=20.0, busy_retry=0.05)
+FAST_RESTART = {"update_pull_seconds": 0.05, "restart_seconds": 0.2, "not_ready_seconds": 0.2}
+EXPLORER = "communityfirst/guardianconnector-explorer"
+# emberfalls runs CapRover 1.13.1; every other instance that answers runs 1.15.3, the latest.
+OLD = "emberfalls"
+
+
+def notices(app) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+def table_text(screen, selector: str) -> str:
+    from textual.widgets import DataTable
+
+    table = screen.query_one(selector, DataTable)
+    return "\n".join(
+        " ".join(str(cell) for cell in table.get_row_at(index)) for index in range(table.row_count)
+    )
+
+
+@pytest.fixture
+def update_fleet(tmp_path: Path) -> Iterator[Fleet]:
+    yield from start_fleet(tmp_path, fast_demo_instances(**FAST_RESTART))
+
+
+async def mark(pilot, *keys: str) -> None:
+    for key in keys:
+        pilot.app.fleet_screen.table.move_to_key(key)
+        await pilot.press("space")
+    await pilot.pause()
+
+
+class TestCapRoverUpdate:
+    """U updates exactly what the dialog listed, shows it live, and re-reads the version."""
+
+    async def test_marked_instance_is_updated_as_planned(self, update_fleet: Fleet) -> None:
+        seen: list[Any] = []
+        app = update_fleet.app(update_timing=FAST_UPDATE)
+        async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            table = app.fleet_screen.table
+            assert str(table.get_cell(f"{OLD}/explorer", "caprover")) == "1.13.1 ↑1.15.3"
+            assert str(table.get_cell("staging/explorer", "caprover")) == "1.15.3"
+            await mark(pilot, "staging/explorer", f"{OLD}/explorer", f"{OLD}/superset")
+            await pilot.press("U")
+            await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
+            dialog = app.screen
+            assert dialog.query_one("#cancel", Button).has_focus
+            assert [(r.instance, r.from_version, r.to_version) for r in dialog.plan.rows] == [
+                (OLD, "1.13.1", "1.15.3")
+            ]
+            assert [r.instance for r in dialog.plan.skipped] == ["staging"]
+            listed = table_text(dialog, "#update-table")
+            assert "1.13.1 → 1.15.3" in listed and "already on the latest version" in listed
+            assert text_of(dialog, "#update-warning") == RESTART_WARNING
+            plan = dialog.plan
+            await pilot.click("#update")
+            await wait_for(pilot, lambda: not app.update_engines and audited(app), timeout=20)
+            sent = update_fleet.thread.call(update_fleet.instance(OLD).update_requests)
+            assert sent == [row.to_version for row in plan.rows]
+            for instance in update_fleet.instances:
+                if instance.name != OLD:
+                    assert update_fleet.thread.call(instance.update_requests) == []
+            states = [m.update.state for m in seen if isinstance(m, UpdateRowChanged)]
+            assert states == [UpdateState.QUEUED, UpdateState.UPDATING, UpdateState.RESTARTING,
+                              UpdateState.VERIFYING, UpdateState.DONE]
+            # re-audited: the new version, no arrow, and the status is the app's own again
+            row = app.fleet.rows[f"{OLD}/explorer"]
+            assert row.version is not None and row.version.current == "1.15.3"
+            assert str(table.get_cell(f"{OLD}/explorer", "caprover")) == "1.15.3"
+            assert row.status.word == "ok"
+            assert any(f"CapRover updated on {OLD}" in notice for notice in notices(app))
+
+    async def test_instance_deploying_is_refused_with_the_reason(self, tmp_path: Path) -> None:
+        instances = fast_demo_instances(**FAST_RESTART)
+        for instance in instances:
+            instance.build_seconds = 3.0
+        for fleet in start_fleet(tmp_path, instances):
+            app = fleet.app(update_timing=FAST_UPDATE)
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: audited(app))
+                app.fleet_screen.table.move_to_key(f"{OLD}/explorer")
+                await pilot.press("d")
+                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+                app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1"
+                await pilot.pause()
+                await pilot.click("#deploy")
+                await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
+                await pilot.press("U")
+                await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
+                dialog = app.screen
+                assert dialog.plan.rows == ()
+                (skipped,) = dialog.plan.skipped
+                assert skipped.instance == OLD and "app deploys are running" in skipped.error
+                assert "app deploys are running" in table_text(dialog, "#update-table")
+                assert not dialog.query("#update")  # nothing to confirm
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: not app.engines, timeout=20)
+            assert fleet.thread.call(fleet.instance(OLD).update_requests) == []
+
+    async def test_deploy_and_quit_while_updating(self, tmp_path: Path) -> None:
+        slow_restart = {**FAST_RESTART, "restart_seconds": 2.0}
+        for fleet in start_fleet(tmp_path, fast_demo_instances(**slow_restart)):
+            app = fleet.app(update_timing=FAST_UPDATE)
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: audited(app))
+                app.fleet_screen.table.move_to_key(f"{OLD}/explorer")
+                await pilot.press("U")
+                await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
+                await pilot.click("#update")
+                table = app.fleet_screen.table
+                await wait_for(pilot, lambda: str(table.get_cell(f"{OLD}/explorer", "status"))
+                               == "caprover: restarting")
+                assert str(table.get_cell(f"{OLD}/explorer", "caprover")) == "1.13.1→1.15.3"
+                assert "CapRover updating on 1" in text_of(app.screen, "#fleet-header")
+                # a deploy on the instance being updated: the dialog says so up front
+                await pilot.press("d")
+                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+                dialog = app.screen
+                dialog.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1"
+                await pilot.pause()
+                assert dialog.plan is not None and dialog.plan.rows == ()
+                assert "busy" in dialog.plan.skipped[0].reason
+                summary = text_of(dialog, "#plan-summary")
+                assert f"Not deployed on {OLD}: its CapRover update is running" in summary
+                assert dialog.query_one("#deploy", Button).disabled
+                await pilot.press("escape")
+                await pilot.pause()
+                # q asks while an update runs
+                await pilot.press("q")
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                assert f"CapRover is updating on {OLD}" in text_of(app.screen, ".dialog-body")
+                assert app.screen.query_one("#no", Button).has_focus
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: not app.update_engines, timeout=20)
+                assert app.is_running
+            assert fleet.thread.call(fleet.instance(OLD).deploy_requests) == []
+            assert fleet.thread.call(fleet.instance(OLD).update_requests) == ["1.15.3"]
+
+    async def test_read_only_refuses(self, update_fleet: Fleet) -> None:
+        app = update_fleet.app(read_only=True, update_timing=FAST_UPDATE)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            app.fleet_screen.table.move_to_key(f"{OLD}/explorer")
+            await pilot.press("U")
+            await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
+            dialog = app.screen
+            assert not dialog.query("#update")
+            assert "read-only" in text_of(dialog, "#read-only-reason")
+            assert "read-only" in table_text(dialog, "#update-table")
+            app.start_update(dialog.plan)  # even called directly, nothing is sent
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            assert not app.update_engines
+        assert update_fleet.thread.call(update_fleet.instance(OLD).update_requests) == []
+
+
+def write_demo_targets(path: Path) -> Path:
+    save_targets(path, targets_from_mapping(demo_fleet_data()["target_images"]))
+    return path
+
+
+class TestPin:
+    """p writes what the dialog listed, and the drift column follows at once."""
+
+    async def test_pin_writes_file_and_drift_changes(self, demo_fleet: Fleet,
+                                                    tmp_path: Path) -> None:
+        targets = write_demo_targets(tmp_path / "targets.toml")
+        app = demo_fleet.app(targets_path=targets)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            table = app.fleet_screen.table
+            assert str(table.get_cell("bluecanyon/explorer", "drift")) == "stale"
+            assert str(table.get_cell("staging/explorer", "drift")) == "current"
+            await mark(pilot, "bluecanyon/explorer", "bluecanyon/postgres")
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            body = text_of(app.screen, ".dialog-body")
+            assert (f"explorer: {EXPLORER}:20260731-948 → {EXPLORER}:20260727-932") in body
+            assert "postgres" in body and "held repository" in body
+            assert app.screen.query_one("#no", Button).has_focus
+            await pilot.click("#yes")
+            await pilot.pause()
+            assert load_targets(targets).images["explorer"] == f"{EXPLORER}:20260727-932"
+            assert "postgres" not in load_targets(targets).images
+            assert str(table.get_cell("bluecanyon/explorer", "drift")) == "current"
+            assert str(table.get_cell("staging/explorer", "drift")) == "ahead"
+
+    async def test_two_images_of_one_app_are_refused(self, demo_fleet: Fleet,
+                                                    tmp_path: Path) -> None:
+        targets = write_demo_targets(tmp_path / "targets.toml")
+        before = targets.read_bytes()
+        app = demo_fleet.app(targets_path=targets)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            await mark(pilot, "staging/explorer", "bluecanyon/explorer")
+            await pilot.press("p")
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+            (refusal,) = [n for n in notices(app) if n.startswith("Not pinned")]
+            assert f"{EXPLORER}:20260731-948 on staging" in refusal
+            assert f"{EXPLORER}:20260727-932 on bluecanyon" in refusal
+        assert targets.read_bytes() == before
+
+    async def test_without_a_targets_file_nothing_happens(self, demo_fleet: Fleet) -> None:
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            await pilot.press("p")
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert any("No targets file" in n for n in notices(app))
+
+    async def test_first_pin_creates_the_file_and_the_drift_column(self, demo_fleet: Fleet,
+                                                                  tmp_path: Path) -> None:
+        targets = tmp_path / "new-targets.toml"
+        app = demo_fleet.app(targets_path=targets)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            table = app.fleet_screen.table
+            assert "drift" not in table.widths
+            table.move_to_key("staging/explorer")
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert "(no target yet)" in text_of(app.screen, ".dialog-body")
+            await pilot.click("#yes")
+            await pilot.pause()
+            assert dict(load_targets(targets).images) == {"explorer": f"{EXPLORER}:20260731-948"}
+            assert "drift" in table.widths
+            assert table.cursor_key() == "staging/explorer"
+            assert str(table.get_cell("staging/explorer", "drift")) == "current"
+            assert str(table.get_cell("bluecanyon/explorer", "drift")) == "stale"
+            assert str(table.get_cell("bluecanyon/superset", "drift")) == "unmanaged"
+
+
+class TestDrift:
+    async def test_filter_t_and_split_groups(self, demo_fleet: Fleet, tmp_path: Path) -> None:
+        targets = write_demo_targets(tmp_path / "targets.toml")
+        app = demo_fleet.app(targets_path=targets)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            screen = app.fleet_screen
+            await pilot.press("slash")
+            screen.query_one("#filter", Input).value = "status:stale app:^explorer$"
+            await pilot.press("enter")
+            await pilot.pause()
+            stale = screen.table.visible_keys()
+            assert stale and all(app.fleet.rows[k].drift.state == "stale" for k in stale)
+            assert "bluecanyon/explorer" in stale and "staging/explorer" not in stale
+            screen.query_one("#filter", Input).value = "app:^explorer$"
+            screen.apply_filter()
+            await pilot.press("t")
+            await pilot.pause()
+            off_target = {
+                key for key in screen.table.visible_keys()
+                if app.fleet.rows[key].drift.state not in ("current", "held")
+            }
+            assert off_target and "staging/explorer" not in off_target
+            assert app.fleet.marks == off_target
+            await pilot.press("escape")
+            screen.table.move_to_key("heronmarsh/superset")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
+            body = text_of(app.screen, "#detail-body")
+            assert "Split group" in body and "superset-worker on" in body
+            assert "6.1.0_20260729-2019" in body
+
+
+class TestCli:
+    def test_tui_gets_allow_slow_and_update_timing(self, monkeypatch, tmp_path: Path) -> None:
+        from gc_tui import cli
+        from gc_tui.tui import app as tui_app
+
+        built: list[Any] = []
+
+        class NotRun:
+            def run(self) -> None:
+                pass
+
+        def fake_make_app(options):
+            built.append(options)
+            return NotRun()
+
+        monkeypatch.setattr(tui_app, "make_app", fake_make_app)
+        timing = UpdateTiming(poll_interval=0.5)
+        vault = str(tmp_path / "v.kdbx")
+        assert cli.run(["tui", "--vault", vault, "--allow-slow-vault"], update_timing=timing) == 0
+        assert cli.run(["tui", "--vault", vault]) == 0
+        assert built[0].allow_slow is True and built[0].update_timing == timing
+        assert built[1].allow_slow is False and built[1].update_timing == UpdateTiming()

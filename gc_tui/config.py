@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gc_tui.core.audit import DEFAULT_CONCURRENCY as DEFAULT_AUDIT_CONCURRENCY
 from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.model import Instance
 
@@ -36,7 +37,7 @@ class Config:
     group: str | None = None
     tag: str | None = None
     targets: Path | None = None
-    concurrency: int = 32
+    concurrency: int = DEFAULT_AUDIT_CONCURRENCY
     deploy_concurrency: int = 8
     update_concurrency: int = 4
     read_only: bool = False

@@ -59,7 +59,7 @@ class TestStrict:
         assert not other.insecure and not other.read_only
 
     def test_a_missing_default_file_means_defaults(self) -> None:
-        assert load_config().concurrency == 32
+        assert load_config().concurrency == 256
 
 
 def test_flags_win_over_the_file(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ from gc_tui.core.caprover import CapRoverClient, CapRoverError
 from gc_tui.core.model import InstanceAudit, InstanceStatus
 from gc_tui.core.session import FleetSession
 
-DEFAULT_CONCURRENCY = 32
+# Enough for a whole fleet at once: the audit should cost about one round trip however many
+# instances there are (benchmarks/bench_audit.py); each instance holds at most 4 connections.
+DEFAULT_CONCURRENCY = 256
 
 
 async def audit_instance(client: CapRoverClient) -> InstanceAudit:

@@ -442,6 +442,7 @@ class CapRoverClient:
             raise BadResponse(self.name, f"app {printable(raw['appName'], 60)} has no deployedVersion")
         versions: list[AppVersion] = []
         append = versions.append  # the hot loop of an audit: ~15 entries x 12 apps x 200
+        live: AppVersion | None = None
         for entry in raw.get("versions") or ():
             if type(entry) is not dict:
                 continue
@@ -450,14 +451,14 @@ class CapRoverClient:
                 continue
             image = entry.get("deployedImageName")
             stamp = entry.get("timeStamp")
-            append(
-                AppVersion(
-                    number,
-                    image if type(image) is str else None,
-                    stamp if type(stamp) is str else None,
-                )
+            version = AppVersion(
+                number,
+                image if type(image) is str else None,
+                stamp if type(stamp) is str else None,
             )
-        live = next((v for v in versions if v.version == deployed), None)
+            append(version)
+            if number == deployed:
+                live = version
         tags = tuple(
             t["tagName"]
             for t in raw.get("tags") or []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 from gc_tui.core.images import is_server_build
 from gc_tui.core.secret import Secret
@@ -45,9 +46,12 @@ class InstanceStatus(StrEnum):
     ERROR = "error"
 
 
-@dataclass(frozen=True)
-class AppVersion:
-    """One entry of an app's ``versions[]``; ``image`` is None for a failed deploy."""
+class AppVersion(NamedTuple):
+    """One entry of an app's ``versions[]``; ``image`` is None for a failed deploy.
+
+    A named tuple rather than a dataclass: an audit of 200 instances builds tens of
+    thousands of these, and a tuple is several times cheaper to create.
+    """
 
     version: int
     image: str | None

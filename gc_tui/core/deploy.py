@@ -26,7 +26,7 @@ from gc_tui.core.caprover import (
 )
 from gc_tui.core.deploylog import DeployLog, operator
 from gc_tui.core.plan import Plan, PlanRow
-from gc_tui.core.session import FleetSession
+from gc_tui.core.session import FleetSession, InstanceBusy, run_to_the_end
 from gc_tui.core.text import printable
 
 DEFAULT_CONCURRENCY = 8
@@ -174,17 +174,12 @@ class DeployEngine:
         per_instance: dict[str, list[PlanRow]] = {}
         for row in self.plan.rows:
             per_instance.setdefault(row.instance, []).append(row)
-        tasks = [
-            asyncio.create_task(self._run_instance(name, rows, limit))
-            for name, rows in per_instance.items()
-        ]
         try:
-            await asyncio.gather(*tasks)
+            await run_to_the_end(
+                self._run_instance(name, rows, limit) for name, rows in per_instance.items()
+            )
         finally:
             # A hard stop (a second Ctrl-C, the app quitting) still reports every row.
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             for row in self.plan.rows:
                 if row.key not in self.results:
                     self._finish(
@@ -207,33 +202,26 @@ class DeployEngine:
         self, name: str, rows: Sequence[PlanRow], limit: asyncio.Semaphore
     ) -> None:
         async with limit:
-            lock = self.session.write_lock(name)
-            if lock.locked():
-                busy = self.session.busy_with.get(name, "another action")
+            try:
+                async with self.session.exclusive(name, "app deploys"):
+                    await self._run_rows(name, rows)
+            except InstanceBusy as busy:
                 for row in rows:
                     self._finish(self._result(row, RowState.FAILED, f"instance busy: {busy}"))
-                return
-            async with lock:
-                self.session.busy_with[name] = "app deploys"
-                client = self.session.client(name)
-                verifications: list[asyncio.Task[None]] = []
-                try:
-                    for row in rows:
-                        if self._cancelled:
-                            self._finish(
-                                self._result(row, RowState.CANCELLED, "cancelled before it started")
-                            )
-                            continue
-                        verify = await self._deploy_and_build(client, row)
-                        if verify is not None:
-                            # The next app may start building while this one's service update
-                            # settles: CapRover runs that update after the build slot is free.
-                            verifications.append(asyncio.create_task(verify))
-                    await asyncio.gather(*verifications)
-                finally:
-                    for task in verifications:
-                        task.cancel()
-                    self.session.busy_with.pop(name, None)
+
+    async def _run_rows(self, name: str, rows: Sequence[PlanRow]) -> None:
+        client = self.session.client(name)
+        verifications = []
+        for row in rows:
+            if self._cancelled:
+                self._finish(self._result(row, RowState.CANCELLED, "cancelled before it started"))
+                continue
+            verify = await self._deploy_and_build(client, row)
+            if verify is not None:
+                # The next app may start building while this one's service update settles:
+                # CapRover runs that update after the build slot is free.
+                verifications.append(verify)
+        await run_to_the_end(verifications)
 
     async def _deploy_and_build(
         self, client: CapRoverClient, row: PlanRow

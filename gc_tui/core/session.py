@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, Self
 
 import httpx
 
@@ -37,6 +39,21 @@ class _Client(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: httpx._types.CookieTypes) -> None:
         raise TypeError("this client keeps no cookies")
+
+
+class InstanceBusy(Exception):
+    """Another action of this session is changing the instance; ``str()`` says which."""
+
+
+async def run_to_the_end(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run them all; if this is cancelled, cancel them and wait, so none outlives the call."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in coroutines]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class FleetSession:
@@ -90,6 +107,23 @@ class FleetSession:
     def write_lock(self, name: str) -> asyncio.Lock:
         return self._write_locks.setdefault(name, asyncio.Lock())
 
+    @asynccontextmanager
+    async def exclusive(self, name: str, doing: str) -> AsyncIterator[None]:
+        """Hold ``name``'s write lock for ``doing``; InstanceBusy at once if it is taken.
+
+        Refusing rather than waiting is deliberate: a CapRover update must not start when
+        deploys have just ended on the instance without the operator seeing the new state.
+        """
+        lock = self.write_lock(name)
+        if lock.locked():
+            raise InstanceBusy(self.busy_with.get(name, "another action"))
+        async with lock:
+            self.busy_with[name] = doing
+            try:
+                yield
+            finally:
+                self.busy_with.pop(name, None)
+
     def forget_credentials(self) -> None:
         for client in self._clients.values():
             client.forget_credentials()
@@ -100,7 +134,7 @@ class FleetSession:
             *(client.aclose() for client in clients.values()), return_exceptions=True
         )
 
-    async def __aenter__(self) -> FleetSession:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

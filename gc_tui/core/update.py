@@ -27,7 +27,7 @@ from gc_tui.core.caprover import (
 )
 from gc_tui.core.deploylog import DeployLog, operator
 from gc_tui.core.model import InstanceAudit
-from gc_tui.core.session import FleetSession
+from gc_tui.core.session import FleetSession, InstanceBusy, run_to_the_end
 
 DEFAULT_UPDATE_CONCURRENCY = 4  # a bad release should hit a few instances, not the fleet
 
@@ -175,13 +175,9 @@ class UpdateEngine:
         for row in self.plan.rows:
             self._emit(row)
         limit = asyncio.Semaphore(self.concurrency)
-        tasks = [asyncio.create_task(self._one(row, limit)) for row in self.plan.rows]
         try:
-            await asyncio.gather(*tasks)
+            await run_to_the_end(self._one(row, limit) for row in self.plan.rows)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             for row in self.plan.rows:
                 if row.instance not in self.results:
                     self._finish(row, UpdateState.CANCELLED, "interrupted; the update may go on")
@@ -192,25 +188,19 @@ class UpdateEngine:
             if self._cancelled:
                 self._finish(row, UpdateState.CANCELLED, "cancelled before it started")
                 return
-            lock = self.session.write_lock(row.instance)
-            if lock.locked():
-                busy = self.session.busy_with.get(row.instance, "another action")
-                self._finish(row, UpdateState.FAILED, f"instance busy: {busy}; not updated")
-                return
-            async with lock:
-                self.session.busy_with[row.instance] = "CapRover update"
-                try:
+            try:
+                async with self.session.exclusive(row.instance, "CapRover update"):
                     await self._update(self.session.client(row.instance), row)
-                except UpdateFailed as failure:
-                    self._finish(row, UpdateState.FAILED, str(failure))
-                except CapRoverError as failure:
-                    self._finish(row, UpdateState.FAILED, failure.reason)
-                except Exception as failure:  # noqa: BLE001 - one instance never stops the rest
-                    self._finish(row, UpdateState.FAILED, f"unexpected error ({type(failure).__name__})")
-                else:
-                    self._finish(row, UpdateState.DONE, None)
-                finally:
-                    self.session.busy_with.pop(row.instance, None)
+            except InstanceBusy as busy:
+                self._finish(row, UpdateState.FAILED, f"instance busy: {busy}; not updated")
+            except UpdateFailed as failure:
+                self._finish(row, UpdateState.FAILED, str(failure))
+            except CapRoverError as failure:
+                self._finish(row, UpdateState.FAILED, failure.reason)
+            except Exception as failure:  # noqa: BLE001 - one instance never stops the rest
+                self._finish(row, UpdateState.FAILED, f"unexpected error ({type(failure).__name__})")
+            else:
+                self._finish(row, UpdateState.DONE, None)
 
     async def _update(self, client: CapRoverClient, row: UpdateRow) -> None:
         assert row.to_version is not None

@@ -155,7 +155,7 @@ class TestDeploy:
 
     def test_a_malformed_image_is_refused_before_the_vault_is_opened(self, vault: Path) -> None:
         result = gc_tui("deploy", *vault_flags(vault), "--app", "x", "--image", "repo:1-85:q")
-        assert result.code == 2 and "not a valid reference" in result.stderr
+        assert result.code == 2 and "not a valid image reference" in result.stderr
 
     def test_yes_deploys_the_plan_and_logs_it(self, vault: Path, fleet: FakeFleetThread) -> None:
         result = gc_tui(

@@ -143,7 +143,7 @@ class TestImageCheck:
         "image", ["repo:20260219-85:q", "repo name:1", "Repo/Upper:1", "repo:", ""]
     )
     def test_refused(self, image: str) -> None:
-        with pytest.raises(PlanError, match="not a valid reference"):
+        with pytest.raises(PlanError, match="not a valid image reference"):
             build_plan([audit("a", app("x", "repo/x:1"))], [DeployTarget("a", "x", image)])
 
 

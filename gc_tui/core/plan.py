@@ -89,7 +89,7 @@ def check_image(image: str) -> None:
     try:
         parse_image(image)
     except InvalidImage as err:
-        raise PlanError(f"image {image!r} is not a valid reference: {err}") from None
+        raise PlanError(str(err)) from None  # already names the image and what is wrong
 
 
 def build_plan(

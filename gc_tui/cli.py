@@ -451,12 +451,14 @@ def _plan_confirm_run(
             _print_plan(ctx, plan)
             if args.dry_run:
                 ctx.err("dry run: nothing deployed")
+                _print_unrun_plan(ctx, plan, "planned")
                 return EXIT_OK
             if args.read_only or ctx.config.read_only:
                 ctx.err("read-only: nothing deployed")
                 return EXIT_USAGE
             if not plan.rows:
                 ctx.err("nothing to deploy: every row is skipped")
+                _print_unrun_plan(ctx, plan, "planned")
                 return EXIT_OK
             if not _confirm(ctx, len(plan.rows), action):
                 return EXIT_USAGE
@@ -549,6 +551,36 @@ def _print_plan(ctx: Context, plan: Plan) -> None:
         )
     stream.write("\n".join(lines) + "\n")
     stream.flush()
+
+
+def _print_unrun_plan(ctx: Context, plan: Plan, state: str) -> None:
+    """With --format json, the rows of a plan that was not run, in the deploy's own shape."""
+    from gc_tui import report
+
+    if ctx.args.format != "json":
+        return
+    rows = [
+        {
+            "instance": row.instance,
+            "app": row.app,
+            "from_image": row.from_image,
+            "to_image": row.to_image,
+            "state": state,
+            "error": None,
+        }
+        for row in plan.rows
+    ] + [
+        {
+            "instance": row.instance,
+            "app": row.app,
+            "from_image": row.from_image,
+            "to_image": row.to_image,
+            "state": "skipped",
+            "error": row.reason,
+        }
+        for row in plan.skipped
+    ]
+    ctx.out(report.render_json({"rows": rows}))
 
 
 def _print_update(ctx: Context, update: RowUpdate) -> None:

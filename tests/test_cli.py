@@ -148,9 +148,13 @@ class TestDeploy:
 
     def test_dry_run(self, vault: Path, fleet: FakeFleetThread) -> None:
         result = gc_tui(
-            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--dry-run"
+            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--dry-run",
+            "--format", "json",
         )
         assert result.code == 0 and "dry run" in result.stderr
+        states = {(r["instance"], r["app"]): r["state"] for r in json.loads(result.stdout)["rows"]}
+        assert states[("alpha", "superset-worker")] == "planned"
+        assert states[("charlie", "superset")] == "skipped"
         assert all(not f.deploy_requests() for f in fleet.fleet.instances)
 
     def test_a_malformed_image_is_refused_before_the_vault_is_opened(self, vault: Path) -> None:
@@ -201,6 +205,34 @@ class TestDeploy:
         )
         assert result.code == 2 and "read-only" in result.stderr
         assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+
+class TestRollback:
+    """Back to the image each app ran before, by name; a server-built predecessor is refused."""
+
+    def test_rollback_after_a_deploy(self, vault: Path, fleet: FakeFleetThread) -> None:
+        gc_tui("deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--yes",
+               "--instance", "alpha")
+        result = gc_tui("rollback", *vault_flags(vault), "--app", "superset", "--instance",
+                        "alpha", "--yes", "--format", "json")
+        rows = json.loads(result.stdout)["rows"]
+        assert {(r["app"], r["to_image"], r["state"]) for r in rows} == {
+            (app, OLD, "done") for app in ("superset", "superset-worker", "superset-init-and-beat")
+        }
+        alpha = fleet.instance("alpha")
+        assert alpha.deploy_requests()[-3:] == [
+            ("superset", OLD), ("superset-worker", OLD), ("superset-init-and-beat", OLD)
+        ]
+        assert result.code == 0
+
+    def test_a_server_built_predecessor_is_refused(self, vault: Path, fleet: FakeFleetThread) -> None:
+        gc_tui("deploy", *vault_flags(vault), "--app", "redis", "--image", "redis:7.2.4", "--yes",
+               "--include-manual", "--instance", "bravo")
+        result = gc_tui("rollback", *vault_flags(vault), "--app", "redis", "--instance", "bravo",
+                        "--yes", "--format", "json")
+        (row,) = json.loads(result.stdout)["rows"]
+        assert row["state"] == "skipped" and "server build" in row["error"]
+        assert fleet.instance("bravo").deploy_requests() == [("redis", "redis:7.2.4")]
 
 
 class TestCapRoverUpdate:

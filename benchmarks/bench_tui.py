@@ -5,8 +5,10 @@ Measures, against a fake fleet in another process (the audit runs for real, in t
      the table; target 0.5 s (the 4 Hz flush alone can account for 0.25 s of it);
   2. 2,400 row state changes (DeployRowChanged, as a deploy emits them) until the table shows
      them all (reported);
-  3. filter: from a keystroke in the filter bar to the table redrawn, median and worst;
-     target median 50 ms. The time inside apply_filter (filter + table sync) is also shown.
+  3. filter: from a keystroke in the filter bar (sent as the driver sends keys) to the end of
+     the first screen update after the filter applied, median and worst; target median 50 ms.
+     The time inside apply_filter (filter + table sync) is also shown, and the Pilot.press +
+     Pilot.pause round trip (the former measurement, which has a ~64 ms floor of its own).
 
     python benchmarks/bench_tui.py [--instances 200] [--smoke]
 """
@@ -117,33 +119,79 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
         figures["state_changes_s"] = time.perf_counter() - start
         figures["state_sync_s"] = max(end - begin for begin, end in syncs)
 
-        # 3. the filter: one keystroke at a time.
+        # 3. the filter: one keystroke at a time, sent as the terminal driver sends it
+        #    (Pilot._press_keys does the same), timed to the end of the first screen update
+        #    that starts after apply_filter has returned. Pilot.press + Pilot.pause cannot
+        #    time this: each waits for the process to go idle in 20 ms sleeps (textual._wait),
+        #    so a key that does nothing at all already takes ~64 ms that way. That round trip
+        #    is still reported, from a second pass, for comparison with older figures.
+        from textual import events
+
         await pilot.press("slash")
         await pilot.pause()
         per_key: list[float] = []
         inside: list[float] = []
+        applied: list[float] = []  # when each apply_filter returned
+        updates: list[tuple[float, float]] = []  # (start, end) of each screen update
         original_apply = screen.apply_filter
+        original_refresh = screen._compositor_refresh
 
         def apply_filter() -> None:
             begin = time.perf_counter()
             original_apply()
-            inside.append(time.perf_counter() - begin)
+            end = time.perf_counter()
+            inside.append(end - begin)
+            applied.append(end)
+
+        def compositor_refresh() -> None:
+            begin = time.perf_counter()
+            original_refresh()
+            updates.append((begin, time.perf_counter()))
 
         screen.apply_filter = apply_filter  # type: ignore[method-assign]
+        screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
+        driver = app._driver
+        assert driver is not None
+
+        def key_event(char: str) -> events.Key:
+            event = events.Key("minus" if char == "-" else char, char)
+            event.set_sender(app)
+            return event
+
         for char in FILTER_TEXT:
-            syncs.clear()
-            count = len(inside)
+            await pilot.pause()  # settle: the previous key is fully handled
+            count = len(applied)
             pressed = time.perf_counter()
-            await pilot.press("minus" if char == "-" else char)
-            while len(inside) == count:
-                await pilot.pause(0.001)
-            await pilot.pause()  # the screen repaints
-            per_key.append(time.perf_counter() - pressed)
+            driver.send_message(key_event(char))
+            while True:
+                await asyncio.sleep(0.0005)
+                if len(applied) > count and any(b >= applied[count] for b, _ in updates):
+                    break
+                if time.perf_counter() - pressed > 10:
+                    raise SystemExit(f"the filter did not apply {char!r}")
+            shown = min(e for b, e in updates if b >= applied[count])
+            per_key.append(shown - pressed)
         figures["filter_median"] = statistics.median(per_key)
         figures["filter_worst"] = max(per_key)
         figures["filter_inside_median"] = statistics.median(inside)
         figures["filter_inside_worst"] = max(inside)
         figures["filter_rows"] = table.row_count
+
+        # The same keys again through Pilot.press + Pilot.pause (the former measurement).
+        screen.apply_filter = original_apply  # type: ignore[method-assign]
+        screen._compositor_refresh = original_refresh  # type: ignore[method-assign]
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("slash")
+        await pilot.pause()
+        round_trips: list[float] = []
+        for char in FILTER_TEXT:
+            pressed = time.perf_counter()
+            await pilot.press("minus" if char == "-" else char)
+            await pilot.pause()
+            round_trips.append(time.perf_counter() - pressed)
+        figures["pilot_median"] = statistics.median(round_trips)
+        figures["pilot_worst"] = max(round_trips)
     return figures
 
 
@@ -179,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         f"worst {figures['filter_inside_worst'] * 1000:.0f} ms",
     )
     report.info("filter: rows left after typing", f"{FILTER_TEXT!r}: {figures['filter_rows']}")
+    report.info(
+        "filter: Pilot.press + pause (former way, ~64 ms floor)",
+        f"median {figures['pilot_median'] * 1000:.0f} ms, "
+        f"worst {figures['pilot_worst'] * 1000:.0f} ms",
+    )
     report.check("rows shown after the last answer", float(figures["rows_shown"]), 0.5, " s")
     report.check(
         "filter keystroke -> redrawn, median",
@@ -186,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         50,
         " ms",
         note=f"worst {float(figures['filter_worst']) * 1000:.0f} ms; "
-        f"includes the {FILTER_DEBOUNCE * 1000:.0f} ms debounce",
+        f"debounce {FILTER_DEBOUNCE * 1000:.0f} ms",
     )
     return report.exit_code()
 

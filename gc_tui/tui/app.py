@@ -54,7 +54,9 @@ from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
 from gc_tui.tui.screens.update import UpdateScreen
 
-FLUSH_INTERVAL = 0.25  # 4 repaints a second at most (tui-notes.md §3.2)
+FLUSH_INTERVAL = 0.25  # state changes: 4 repaints a second at most (tui-notes.md §3.2)
+# Rows that arrive (audits) are drawn at once, then at most this often while more arrive.
+ROWS_FLUSH_INTERVAL = 0.1
 
 
 class GcTuiApp(App[None]):
@@ -78,6 +80,8 @@ class GcTuiApp(App[None]):
         self._last_input = clock()
         self._lock_pending = False
         self._auto_password = options.password
+        self._flush_pending = False
+        self._last_flush = 0.0
 
     # -- start ---------------------------------------------------------------------------
 
@@ -186,6 +190,22 @@ class GcTuiApp(App[None]):
     def on_audit_arrived(self, message: AuditArrived) -> None:
         if message.epoch == self.epoch:
             self.fleet.apply_audit(message.audit)
+            self.flush_soon()
+
+    def flush_soon(self) -> None:
+        """Draw arriving rows without waiting for the 4 Hz tick.
+
+        The flush runs after the messages already queued (audits that arrived together are
+        drawn together), and at most every ROWS_FLUSH_INTERVAL while more keep arriving.
+        """
+        if self._flush_pending:
+            return
+        self._flush_pending = True
+        wait = self._last_flush + ROWS_FLUSH_INTERVAL - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._flush_fleet)
+        else:
+            self.call_later(self._flush_fleet)
 
     def on_audit_ended(self, message: AuditEnded) -> None:
         if message.epoch != self.epoch:
@@ -521,11 +541,13 @@ class GcTuiApp(App[None]):
     # -- the 4 Hz flush --------------------------------------------------------------------
 
     def _flush_fleet(self) -> None:
+        self._flush_pending = False
         try:
             fleet_screen = self.fleet_screen
         except LookupError:
             return
         changes = fleet_screen.flush()
+        self._last_flush = time.monotonic()
         top = self.screen
         if isinstance(top, DetailScreen) and (
             top.key in changes.cells or changes.structure

@@ -10,8 +10,9 @@ plain text, and the filter says so, so a stray ``[`` never hides every row.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import StrEnum
 
 
@@ -39,6 +40,8 @@ _ALIASES = {
 
 Fields = Mapping[Field, Sequence[str]]
 
+_MEMO_LIMIT = 50_000
+
 
 @dataclass(frozen=True)
 class Term:
@@ -46,14 +49,32 @@ class Term:
     pattern: re.Pattern[str]
     negate: bool = False
     literal: bool = False  # the text was not a valid regex and is matched as typed
+    # value -> found: a fleet repeats its names, images and states across thousands of rows.
+    _found: dict[str, bool] = dataclass_field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
-    def holds(self, fields: Fields) -> bool:
+    def holds(self, fields: Fields, everything: Iterable[str] | None = None) -> bool:
+        """``everything``: every value of ``fields``, if the caller has them at hand."""
         if self.field is None:
-            haystack = [value for values in fields.values() for value in values]
+            if everything is None:
+                everything = [value for values in fields.values() for value in values]
+            haystack: Iterable[str] = everything
         else:
-            haystack = list(fields.get(self.field, ()))
-        found = any(self.pattern.search(value) for value in haystack)
-        return found != self.negate
+            haystack = fields.get(self.field, ())
+        return self._search(haystack) != self.negate
+
+    def _search(self, values: Iterable[str]) -> bool:
+        found = self._found
+        for value in values:
+            hit = found.get(value)
+            if hit is None:
+                if len(found) > _MEMO_LIMIT:
+                    found.clear()
+                hit = found[value] = self.pattern.search(value) is not None
+            if hit:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -69,8 +90,9 @@ class Filter:
     def literal(self) -> bool:
         return any(term.literal for term in self.terms)
 
-    def matches(self, fields: Fields) -> bool:
-        return all(term.holds(fields) for term in self.terms)
+    def matches(self, fields: Fields, everything: Iterable[str] | None = None) -> bool:
+        """``everything``: every value of ``fields`` (FleetRow.search_values), to save a list."""
+        return all(term.holds(fields, everything) for term in self.terms)
 
 
 NO_FILTER = Filter()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 from gc_tui.core.deploy import RowState, RowUpdate
@@ -159,18 +159,9 @@ class FleetRow:
         image = self.image
         if image is None:
             return ("", "")
-        parsed = try_parse_image(image)
-        if parsed is not None:
-            tag = parsed.tag or ""
-            if parsed.digest:
-                tag = f"{tag}@{parsed.digest[:19]}" if tag else parsed.digest[:19]
-            return (parsed.familiar_repository, tag)
-        head, colon, tail = image.rpartition(":")
-        if colon and "/" not in tail:
-            return (head, tail)
-        return (image, "")
+        return image_parts(image)
 
-    @property
+    @cached_property
     def update_available(self) -> bool | None:
         """True when latest > current, compared as the update plan does.
 
@@ -223,6 +214,25 @@ class FleetRow:
             Field.IMAGE: tuple(v for v in (self.image or "", repository, tag) if v),
             Field.STATUS: tuple(statuses),
         }
+
+    @cached_property
+    def search_values(self) -> tuple[str, ...]:
+        """Every value of ``search_fields``, for terms that look at every column."""
+        return tuple(value for values in self.search_fields.values() for value in values)
+
+
+@lru_cache(maxsize=4096)  # a fleet runs few distinct images; FleetModel.clear() empties it
+def image_parts(image: str) -> tuple[str, str]:
+    parsed = try_parse_image(image)
+    if parsed is not None:
+        tag = parsed.tag or ""
+        if parsed.digest:
+            tag = f"{tag}@{parsed.digest[:19]}" if tag else parsed.digest[:19]
+        return (parsed.familiar_repository, tag)
+    head, colon, tail = image.rpartition(":")
+    if colon and "/" not in tail:
+        return (head, tail)
+    return (image, "")
 
 
 def status_of(row: FleetRow) -> Status:
@@ -374,6 +384,7 @@ class FleetModel:
         self._order = None
         self._visible = None
         self._changes = Changes(structure=True)
+        image_parts.cache_clear()
 
     # -- marks ---------------------------------------------------------------------------
 
@@ -424,10 +435,12 @@ class FleetModel:
     def visible_keys(self) -> list[str]:
         if self._visible is None:
             if self.filter.active:
+                matches = self.filter.matches
+                rows = self.rows
                 self._visible = [
                     key
                     for key in self.ordered_keys()
-                    if self.filter.matches(self.rows[key].search_fields)
+                    if matches((row := rows[key]).search_fields, row.search_values)
                 ]
             else:
                 self._visible = list(self.ordered_keys())

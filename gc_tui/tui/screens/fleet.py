@@ -1,7 +1,9 @@
 """The fleet screen: summary line, filter bar, the table, the footer.
 
 Actions change the App's model (marks, filter) and ask for a flush; the table itself is only
-written by ``flush``, which the App calls on a ~4 Hz timer and after each operator action.
+written by ``flush``, which the App calls on a ~4 Hz timer, soon after rows arrive, and after
+each operator action. The filter applies on each keystroke: when keys come faster than the
+table is redrawn, the keystrokes waiting in the queue are applied at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import TYPE_CHECKING, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
 from gc_tui.tui.actions import FLEET_ACTIONS
@@ -24,7 +25,7 @@ from gc_tui.tui.widgets.header import FleetHeader
 if TYPE_CHECKING:
     from gc_tui.tui.app import GcTuiApp
 
-FILTER_DEBOUNCE = 0.15
+FILTER_DEBOUNCE = 0.0  # no timer: an apply waits only for the keystrokes already queued
 
 
 class FleetScreen(Screen[None]):
@@ -33,7 +34,7 @@ class FleetScreen(Screen[None]):
     def __init__(self, *, with_drift: bool = False) -> None:
         super().__init__(id="fleet-screen")
         self.with_drift = with_drift
-        self._filter_timer: Timer | None = None
+        self._filter_pending = False
 
     @property
     def gc_app(self) -> GcTuiApp:
@@ -91,6 +92,7 @@ class FleetScreen(Screen[None]):
         filter_input.value = ""
         filter_input.display = False
         self.flush(force_header=True)
+        self.table.forget()
         self.table.focus()
 
     # -- the cursor row and the marked rows ----------------------------------------------
@@ -124,9 +126,14 @@ class FleetScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-        self._filter_timer = self.set_timer(FILTER_DEBOUNCE, self.apply_filter)
+        if not self._filter_pending:
+            # After the messages already queued (more keystrokes), so a burst applies once.
+            self._filter_pending = True
+            self.call_later(self._apply_pending_filter)
+
+    def _apply_pending_filter(self) -> None:
+        if self._filter_pending:
+            self.apply_filter()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -136,9 +143,7 @@ class FleetScreen(Screen[None]):
         self.table.focus()
 
     def apply_filter(self) -> None:
-        if self._filter_timer is not None:
-            self._filter_timer.stop()
-            self._filter_timer = None
+        self._filter_pending = False
         self.gc_app.fleet.set_filter(parse_filter(self.query_one("#filter", Input).value))
         self.flush(force_header=True)
 

@@ -4,18 +4,24 @@ Follows tui-notes.md §3.2-3.3: fixed column widths, cells are ``Text`` (never m
 are only rewritten when their rendering changed, the cursor follows its row key, and rows
 are never cleared to refresh. Adding, hiding and reordering rows touches DataTable's row
 index directly (O(N) once, where ``remove_row`` is O(N) per row): Textual is pinned, and
-tests/tui/test_fleet_table.py covers it.
+tests/tui/test_table_speed.py covers it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual._types import SegmentLines
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellKey, RowDoesNotExist, RowKey
+from textual.widgets._data_table import _EMPTY_TEXT
+from textual.widgets.data_table import CellKey, Row, RowDoesNotExist, RowKey
 
 from gc_tui.tui.fleet_model import Changes, FleetModel, FleetRow, RowKind, Tone
 from gc_tui.tui.safe import safe_text
@@ -65,14 +71,31 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{whole // 60}m{whole % 60:02d}"
 
 
-def status_text(row: FleetRow, now: float, width: int = 20) -> Text:
-    status = row.status
-    word = status.word
+def status_word(row: FleetRow, now: float) -> str:
+    """The status cell's words: the state, and the elapsed time while a deploy shows."""
+    word = row.status.word
     if row.deploy is not None and not row.update_shown:
         elapsed = format_elapsed(row.deploy.elapsed(now))
         if elapsed:
             word = f"{word} {elapsed}"
-    return safe_text(word, width, style=TONE_STYLES[status.tone])
+    return word
+
+
+def status_text(row: FleetRow, now: float, width: int = 20) -> Text:
+    return safe_text(status_word(row, now), width, style=TONE_STYLES[row.status.tone])
+
+
+CapRoverParts = tuple[str, str | None, str | None]
+
+
+def caprover_parts(row: FleetRow) -> CapRoverParts:
+    """Everything the CapRover cell shows: ("update", from, to), ("version", current, latest)."""
+    update = row.update
+    if update is not None and not update.final and update.to_version:
+        return ("update", update.from_version or "", update.to_version)
+    if row.version is None:
+        return ("none", None, None)
+    return ("version", row.version.current, row.version.latest if row.update_available else None)
 
 
 def caprover_text(row: FleetRow, width: int = 14) -> Text:
@@ -80,17 +103,21 @@ def caprover_text(row: FleetRow, width: int = 14) -> Text:
 
     The arrow and the second version say it without colour.
     """
-    update = row.update
-    if update is not None and not update.final and update.to_version:
-        text = safe_text(update.from_version or "", 7, style="bold cyan")
+    return _caprover_text(caprover_parts(row), width)
+
+
+def _caprover_text(parts: CapRoverParts, width: int) -> Text:
+    kind, first, second = parts
+    if kind == "update":
+        text = safe_text(first, 7, style="bold cyan")
         text.append("→", style="bold cyan")
-        text.append_text(safe_text(update.to_version, max(1, width - len(text)), style="bold cyan"))
+        text.append_text(safe_text(second, max(1, width - len(text)), style="bold cyan"))
         return text
-    if row.version is None:
+    if kind == "none":
         return Text("")
-    text = safe_text(row.version.current, 8)
-    if row.update_available:
-        latest = safe_text(row.version.latest, max(1, width - len(text) - 2), style="bold yellow")
+    text = safe_text(first, 8)
+    if second is not None:
+        latest = safe_text(second, max(1, width - len(text) - 2), style="bold yellow")
         text.append(" ↑", style="bold yellow")
         text.append_text(latest)
     return text
@@ -134,6 +161,103 @@ def render_row(
     return tuple(cells)
 
 
+class CellMaker:
+    """``render_row`` with every cell built once per distinct content and shared by rows.
+
+    A fleet repeats itself (a dozen app names, a few images and versions, one status word per
+    state), so a row is a handful of dict lookups instead of a dozen ``Text`` built through
+    ``printable``. The cells are the ones ``render_row`` builds (tests/tui/test_table_speed.py
+    compares them); nothing mutates a cell once built, so sharing one is safe. ``forget``
+    drops them all (they hold server text: the idle lock calls it).
+    """
+
+    _MARKED = Text(MARK_GLYPH, style="bold")
+    _UNMARKED = Text("", style="bold")
+    _DASH = Text("—", style="dim")
+    _EMPTY = Text("")
+
+    def __init__(self, widths: dict[str, int], with_drift: bool) -> None:
+        self.widths = widths
+        self.with_drift = with_drift
+        self._texts: dict[Hashable, Text] = {}
+        self._images: dict[tuple[str | None, bool], tuple[Text, Text]] = {}  # repo and tag
+
+    def forget(self) -> None:
+        self._texts.clear()
+        self._images.clear()
+
+    def _text(self, key: Hashable, build: Callable[[], Text]) -> Text:
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = build()
+        return text
+
+    def row(self, row: FleetRow, marked: bool, now: float) -> tuple[Text, ...]:
+        widths = self.widths
+        texts = self._texts
+        instance = row.instance
+        instance_cell = texts.get(("instance", instance))
+        if instance_cell is None:
+            instance_cell = texts[("instance", instance)] = safe_text(
+                instance, widths["instance"]
+            )
+        if row.kind is RowKind.INSTANCE:
+            app_cell = self._DASH
+            reason = row.instance_error or ("no apps" if row.instance_status == "ok" else "")
+            repo_cell = self._text(
+                ("reason", reason),
+                lambda: safe_text(reason, widths["repository"], style="dim"),
+            )
+            tag_cell = self._EMPTY
+        else:
+            app_name = row.app_name
+            found = texts.get(("app", app_name))
+            if found is None:
+                found = texts[("app", app_name)] = safe_text(app_name, widths["app"])
+            app_cell = found
+            image_key = (row.image, row.manual)
+            image_cells = self._images.get(image_key)
+            if image_cells is None:
+                repository, tag = row.image_parts
+                style = MANUAL_IMAGE_STYLE if row.manual else ""
+                image_cells = self._images[image_key] = (
+                    tail_text(repository, widths["repository"], style=style),
+                    tail_text(tag, widths["tag"], style=style),
+                )
+            repo_cell, tag_cell = image_cells
+        word = status_word(row, now)
+        tone = row.status.tone
+        status_cell = texts.get(("status", word, tone))
+        if status_cell is None:
+            status_cell = texts[("status", word, tone)] = safe_text(
+                word, widths["status"], style=TONE_STYLES[tone]
+            )
+        parts = caprover_parts(row)
+        caprover_cell = texts.get(parts)
+        if caprover_cell is None:
+            caprover_cell = texts[parts] = _caprover_text(parts, widths["caprover"])
+        cells: tuple[Text, ...] = (
+            self._MARKED if marked else self._UNMARKED,
+            instance_cell,
+            app_cell,
+            repo_cell,
+            tag_cell,
+            status_cell,
+            caprover_cell,
+        )
+        if self.with_drift:
+            drift = row.drift
+            state = drift.state if drift is not None else ""
+            cells += (
+                self._text(("drift", state), lambda: safe_text(state, widths["drift"])),
+            )
+        return cells
+
+
+def _same_cell(old: Text, new: Text) -> bool:
+    return old is new or (old == new and old.style == new.style)
+
+
 class FleetTable(DataTable[Text]):
     def __init__(self, *, with_drift: bool = False, id: str | None = None) -> None:
         super().__init__(
@@ -141,8 +265,12 @@ class FleetTable(DataTable[Text]):
             cell_padding=0,
         )
         self.with_drift = with_drift
-        self._rendered: dict[str, tuple[Text, ...]] = {}
+        self._rendered: dict[str, tuple[Text, ...]] = {}  # the rows shown, in no order
+        self._shown: list[str] = []  # the rows shown, in order
         self.widths: dict[str, int] = {}
+        self._maker = CellMaker(self.widths, with_drift)
+        # Each distinct cell drawn at a width, without the row's styles: (cell, lines).
+        self._cell_lines: dict[tuple[int, int], tuple[Text, SegmentLines]] = {}
         self._pending_cursor_key: str | None = None  # kept across a rebuild of the columns
 
     def on_mount(self) -> None:
@@ -156,6 +284,7 @@ class FleetTable(DataTable[Text]):
                 for c in columns
             ] + [DRIFT]
         self.widths = {column.key: column.width for column in columns}
+        self._maker = CellMaker(self.widths, self.with_drift)
         for column in columns:
             self.add_column(column.label, width=column.width + 1, key=column.key)
 
@@ -167,8 +296,15 @@ class FleetTable(DataTable[Text]):
         self.with_drift = True
         self.clear(columns=True)
         self._rendered.clear()
+        self._shown = []
+        self._cell_lines.clear()
         self._add_columns()
         self._pending_cursor_key = cursor_key
+
+    def forget(self) -> None:
+        """Drop the cells kept for reuse (the idle lock: they hold what the servers said)."""
+        self._maker.forget()
+        self._cell_lines.clear()
 
     # -- the cursor, by key ---------------------------------------------------------------
 
@@ -199,51 +335,153 @@ class FleetTable(DataTable[Text]):
         cursor_key = self.cursor_key() or self._pending_cursor_key
         self._pending_cursor_key = None
         cursor_index = self.cursor_row
-        structural = changes.structure or len(visible) != len(self._rendered)
-        if not structural:
-            structural = any(key not in self._rendered for key in visible)
-        if structural:
+        if visible != self._shown:
             self._reshape(model, visible, now)
             if cursor_key is not None and cursor_key in self._rendered:
                 self.move_to_key(cursor_key)
             elif self.row_count:
                 self.move_cursor(row=min(cursor_index, self.row_count - 1), animate=False)
+        rendered = self._rendered
+        changed = False
+        column_keys = list(self.widths)
         for key in changes.cells:
-            old = self._rendered.get(key)
+            old = rendered.get(key)
             if old is None:
                 continue
             new = self._cells(model, key, now)
-            for column_key, old_cell, new_cell in zip(self.widths, old, new, strict=True):
-                if old_cell != new_cell:
-                    self.update_cell(key, column_key, new_cell)
-            self._rendered[key] = new
+            if new is old:
+                continue
+            data = self._data[RowKey(key)]
+            for column_key, old_cell, new_cell in zip(column_keys, old, new, strict=True):
+                if not _same_cell(old_cell, new_cell):
+                    # update_cell, minus its per-call checks and refresh: one refresh below.
+                    data[column_key] = new_cell  # type: ignore[index]
+                    changed = True
+            rendered[key] = new
+        if changed:
+            self._update_count += 1
+            self.refresh()
+        if not model.rows:
+            self.forget()
 
     def _cells(self, model: FleetModel, key: str, now: float) -> tuple[Text, ...]:
-        return render_row(model.rows[key], key in model.marks, now, self.widths, self.with_drift)
+        return self._maker.row(model.rows[key], key in model.marks, now)
 
     def _reshape(self, model: FleetModel, visible: list[str], now: float) -> None:
+        """Show exactly ``visible``, in order; rows that stay keep their cells.
+
+        DataTable's own add_row measures every new cell for auto-width columns on idle and
+        remove_row is O(N) per row; the columns here have fixed widths, so rows go straight
+        into the table's row index, data and row list.
+        """
         wanted = set(visible)
-        gone = [key for key in self._rendered if key not in wanted]
-        for key in gone:
+        rendered = self._rendered
+        data = self._data
+        rows = self.rows
+        updated_cells = self._updated_cells  # only update_cell(update_width=True) fills it
+        for key in [key for key in rendered if key not in wanted]:
             row_key = RowKey(key)
-            for column_key in self._data.get(row_key, {}):
-                self._updated_cells.discard(CellKey(row_key, column_key))
-            self.rows.pop(row_key, None)
-            self._data.pop(row_key, None)
+            if updated_cells:
+                for column_key in data.get(row_key, {}):
+                    updated_cells.discard(CellKey(row_key, column_key))
+            rows.pop(row_key, None)
+            data.pop(row_key, None)
             self._new_rows.discard(row_key)
-            del self._rendered[key]
-        kept = [key for key in visible if key in self._rendered]
-        # add_row appends at row_count, so the index must be dense before adding.
-        self._row_locations = TwoWayDict({RowKey(key): index for index, key in enumerate(kept)})
+            del rendered[key]
+        column_keys = list(self.columns)
         for key in visible:
-            if key not in self._rendered:
+            if key not in rendered:
                 cells = self._cells(model, key, now)
-                self.add_row(*cells, key=key, height=1)
-                self._rendered[key] = cells
+                row_key = RowKey(key)
+                data[row_key] = dict(zip(column_keys, cells, strict=True))
+                rows[row_key] = Row(row_key, 1, None, False)
+                rendered[key] = cells
         self._row_locations = TwoWayDict(
             {RowKey(key): index for index, key in enumerate(visible)}
         )
-        self._require_update_dimensions = True
+        was_empty = not self._shown
+        self._shown = list(visible)
         self._update_count += 1
+        # No cell needs measuring: only the virtual size changes, so set it now (and the
+        # cursor can scroll to its row right away instead of after the next idle).
+        self._update_dimensions(())
+        self._require_update_dimensions = False
         self.cursor_coordinate = self.cursor_coordinate  # clamps into the new row count
+        if was_empty and visible and self.show_cursor:
+            self._highlight_cursor()  # as add_row does for a table's first row
         self.refresh(layout=True)
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        """DataTable's ``_render_cell`` with the Rich rendering of each cell done once.
+
+        DataTable renders every visible cell again after any change (its cache keys hold
+        ``_update_count``), ~0.1 ms a cell through Rich. Here a cell's lines without the
+        row's styles are kept per cell object and width, and only the styles are applied
+        again: the same segments (tests/tui/test_table_speed.py compares them), a fraction of the
+        time. Headers, labels and anything but a one-line ``Text`` take Textual's own path.
+        """
+        if row_index < 0 or column_index < 0 or self.cell_padding:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        cache_key = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        lines = self._cell_render_cache.get(cache_key)
+        if lines is not None:
+            return lines
+        row = self.rows.get(row_key)
+        cell = self._data.get(row_key, {}).get(column_key)
+        if row is None or row.height != 1 or type(cell) is not Text:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        plain = self._plain_lines(cell or _EMPTY_TEXT, width)  # as DataTable: "" is no style
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            row_index < self.fixed_rows or column_index < self.fixed_columns,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre_style = (
+            base_style + Style.from_meta({"row": row_index, "column": column_index})
+        ) + component_style
+        lines = [list(Segment.apply_style(line, pre_style, post_style)) for line in plain]
+        self._cell_render_cache[cache_key] = lines
+        return lines
+
+    def _plain_lines(self, cell: Text, width: int) -> SegmentLines:
+        """What Textual renders for the cell before it layers the row's styles on it."""
+        key = (id(cell), width)
+        entry = self._cell_lines.get(key)
+        if entry is not None and entry[0] is cell:
+            return entry[1]
+        console = self.app.console
+        options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+        lines = console.render_lines(Padding(cell, (0, self.cell_padding)), options)
+        if len(self._cell_lines) > 20_000:
+            self._cell_lines.clear()
+        self._cell_lines[key] = (cell, lines)
+        return lines

@@ -36,16 +36,22 @@ CONFIRM_COUNT_ABOVE = 10
 
 
 def prefill_image(rows: Sequence[FleetRow]) -> str:
-    """``repo:`` when the (non-manual) rows share one repository: the operator types the tag."""
+    """``repo:`` of the repository most (non-manual) rows run: the operator types the tag.
+
+    Marked rows often mix in a straggler on a legacy repository (a private-registry Superset);
+    the majority's repository is what the operator means, and the plan shows every from -> to.
+    With no majority nothing is guessed.
+    """
     repositories = Counter(
         parsed.familiar_repository
         for row in rows
         if row.image is not None and not row.manual
         and (parsed := try_parse_image(row.image)) is not None
     )
-    if len(repositories) == 1:
-        return f"{next(iter(repositories))}:"
-    return ""
+    if not repositories:
+        return ""
+    (repository, count), *_ = repositories.most_common(1)
+    return f"{repository}:" if count * 2 > sum(repositories.values()) else ""
 
 
 def read_only_reason(rows: Sequence[FleetRow], audits: dict[str, InstanceAudit],

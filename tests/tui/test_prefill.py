@@ -1,0 +1,32 @@
+"""The deploy dialog guesses the repository only when most marked rows agree on one."""
+
+from __future__ import annotations
+
+import pytest
+
+from gc_tui.core.model import AppInfo, InstanceStatus
+from gc_tui.tui.fleet_model import FleetRow, RowKind
+from gc_tui.tui.screens.deploy import prefill_image
+
+NEW = "communityfirst/superset-deployment"
+
+
+def row(instance: str, image: str) -> FleetRow:
+    app = AppInfo("superset", 1, image, None, 2)
+    return FleetRow(f"{instance}/superset", RowKind.APP, instance, InstanceStatus.OK, app=app)
+
+
+@pytest.mark.parametrize(
+    ("images", "expected"),
+    [
+        ([f"{NEW}:6.1.0_1", f"{NEW}:6.0.0_1"], f"{NEW}:"),
+        # a straggler on a legacy registry, and a server build that says nothing
+        ([f"{NEW}:6.1.0_1", f"{NEW}:6.0.0_1", "registry.example.org/cmi/superset-docker:4.1.2",
+          "img-captain-superset:3"], f"{NEW}:"),
+        ([f"{NEW}:6.1.0_1", "registry.example.org/cmi/superset-docker:4.1.2"], ""),
+        (["img-captain-superset:3"], ""),
+    ],
+)
+def test_prefill(images: list[str], expected: str) -> None:
+    rows = [row(f"i{n}", image) for n, image in enumerate(images)]
+    assert prefill_image(rows) == expected

@@ -24,7 +24,12 @@ class FleetAction:
         return Binding(self.key, self.action, self.label, show=self.show, id=self.id)
 
 
+# Help and quit first: a narrow terminal cuts the footer from the right.
 FLEET_ACTIONS: tuple[FleetAction, ...] = (
+    FleetAction("fleet.help", "question_mark", "help", "Help", "Show every key",
+                display_key="?"),
+    FleetAction("fleet.quit", "q", "app.quit", "Quit",
+                "Quit (asks first while deploys run)"),
     FleetAction("fleet.filter", "slash", "filter", "Filter",
                 "Filter rows: text or regex; instance: app: image: status: narrow one column; "
                 "a leading ! negates", display_key="/"),
@@ -32,9 +37,9 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "Clear the filter", display_key="esc"),
     FleetAction("fleet.mark", "space", "toggle_mark", "Mark",
                 "Mark or unmark the row and move down"),
-    FleetAction("fleet.mark-visible", "a", "mark_visible", "Mark all",
+    FleetAction("fleet.mark-visible", "a", "mark_visible", "All",
                 "Mark every visible app row"),
-    FleetAction("fleet.unmark", "u", "unmark_all", "Unmark", "Unmark every row"),
+    FleetAction("fleet.unmark", "u", "unmark_all", "None", "Unmark every row"),
     FleetAction("fleet.invert", "i", "invert_marks", "Invert",
                 "Invert the marks among the visible rows"),
     FleetAction("fleet.deploy", "d", "deploy", "Deploy",
@@ -49,17 +54,13 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "so d deploys them again after confirming"),
     FleetAction("fleet.export", "e", "export", "Export",
                 "Export the visible rows to CSV or JSON (file created 0600)"),
-    FleetAction("fleet.off-target", "t", "mark_off_target", "Off-target",
+    FleetAction("fleet.off-target", "t", "mark_off_target", "Drift",
                 "Mark every visible row that is not on its target image (needs a targets "
-                "file)", show=False),
+                "file)"),
     FleetAction("fleet.pin", "p", "pin_targets", "Pin",
-                "Pin the images of the marked rows as targets (asks first)", show=False),
-    FleetAction("fleet.update-caprover", "U", "update_caprover", "Update CapRover",
-                "Update CapRover on the instances of the marked rows (asks first)", show=False),
-    FleetAction("fleet.help", "question_mark", "help", "Help", "Show every key",
-                display_key="?"),
-    FleetAction("fleet.quit", "q", "app.quit", "Quit",
-                "Quit (asks first while deploys run)"),
+                "Pin the images of the marked rows as targets (asks first)"),
+    FleetAction("fleet.update-caprover", "U", "update_caprover", "CapRover",
+                "Update CapRover on the instances of the marked rows (asks first)"),
 )
 
 

@@ -49,7 +49,8 @@ class FleetScreen(Screen[None]):
         yield Input(placeholder="filter: text, regex, instance: app: image: status:, ! negates",
                     id="filter")
         yield FleetTable(with_drift=self.with_drift, id="fleet-table")
-        yield Footer(compact=True)
+        # ctrl+p still opens the palette (the help screen says so); its hint costs a key's room.
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False

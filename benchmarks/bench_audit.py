@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._fleet import Report, fake_fleet, instances_for  # noqa: E402
-from gc_tui.core.audit import DEFAULT_CONCURRENCY  # noqa: E402
+from benchmarks._fleet import Report, fake_fleet, instances_for
+from gc_tui.core.audit import DEFAULT_CONCURRENCY
 
 
 async def _audit_once(instances, concurrency: int) -> tuple[float, float]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._fleet import Report, fake_fleet, instances_for  # noqa: E402
+from benchmarks._fleet import Report, fake_fleet, instances_for
 
 NEW_IMAGES = (
     "communityfirst/superset-deployment:6.1.0_20260901-1200",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._fleet import PYTHON, ROOT, VAULT_PASSWORD, Report, fake_fleet, write_vault  # noqa: E402
+from benchmarks._fleet import PYTHON, ROOT, VAULT_PASSWORD, Report, fake_fleet, write_vault
 
 
 def main(argv: list[str] | None = None) -> int:

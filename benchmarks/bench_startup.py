@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._fleet import PYTHON, ROOT, Report  # noqa: E402
+from benchmarks._fleet import PYTHON, ROOT, Report
 
 FIRST_FRAME = r"""
 import sys, time

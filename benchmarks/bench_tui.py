@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._fleet import VAULT_PASSWORD, Report, fake_fleet, write_vault  # noqa: E402
+from benchmarks._fleet import VAULT_PASSWORD, Report, fake_fleet, write_vault
 
 FILTER_TEXT = "superset-wor"  # typed one key at a time
 
@@ -33,12 +33,10 @@ FILTER_TEXT = "superset-wor"  # typed one key at a time
 async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
     from gc_tui.core.deploy import RowState, RowUpdate
     from gc_tui.core.secret import Secret
-    from gc_tui.tui.app import make_app
+    from gc_tui.tui.app import GcTuiApp, make_app
     from gc_tui.tui.messages import DeployRowChanged
     from gc_tui.tui.options import TuiOptions
     from gc_tui.tui.screens.fleet import FleetScreen
-
-    from gc_tui.tui.app import GcTuiApp
 
     arrivals: list[float] = []
     syncs: list[tuple[float, float]] = []  # (start, end) of each table sync
@@ -113,7 +111,7 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
                 applied_all = True
             else:
                 applied_all = False
-            if applied_all and not app.fleet._changes.cells:  # noqa: SLF001 - flushed
+            if applied_all and not app.fleet._changes.cells:
                 break
         figures["state_changes"] = len(keys)
         figures["state_changes_s"] = time.perf_counter() - start

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from benchmarks._fleet import Report  # noqa: E402
+from benchmarks._fleet import Report
 
 PASSWORD = "correct horse battery staple"
 

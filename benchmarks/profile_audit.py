@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._fleet import fake_fleet, instances_for  # noqa: E402
+from benchmarks._fleet import fake_fleet, instances_for
 
 
 def main() -> int:

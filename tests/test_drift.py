@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from demo_data import demo_fleet_data
 
 from gc_tui.core.drift import (

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 
 import pytest
-
 from demo_data import PACKAGED
 
 from gc_tui.core.images import (

@@ -12,6 +12,14 @@ from typing import Any
 import pytest
 from pykeepass.kdbx_parsing.common import aes_kdf as pykeepass_aes_kdf
 from pykeepass.kdbx_parsing.common import compute_key_composite
+from vaults import (
+    DEFAULT_PASSWORD,
+    header_length,
+    make_keyfile,
+    make_vault,
+    patch_header,
+    with_version,
+)
 
 from gc_tui.core import aeskdf, vault
 from gc_tui.core.kdbx_header import parse_header
@@ -30,14 +38,6 @@ from gc_tui.core.vault import (
     normalise_url,
     read_vault,
     select_instances,
-)
-from vaults import (
-    DEFAULT_PASSWORD,
-    header_length,
-    make_keyfile,
-    make_vault,
-    patch_header,
-    with_version,
 )
 
 PASSWORD = Secret(DEFAULT_PASSWORD)

@@ -296,7 +296,7 @@ class GcTuiApp(App[None]):
     def start_deploy(self, plan: Plan) -> None:
         if self.session is None or self.options.effective_read_only:
             return  # the dialog offers no Deploy button then; this is the second lock
-        to_images = {row.key: row.to_image for row in plan.rows}
+        to_images: dict[str, str | None] = {row.key: row.to_image for row in plan.rows}
         to_images.update({row.key: row.to_image for row in plan.skipped})
         epoch = self.epoch
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -10,7 +11,7 @@ from textual.screen import Screen
 from gc_tui.tui.actions import FLEET_ACTIONS, key_label
 
 
-def fleet_commands(app: App[object], screen: Screen[object]) -> Iterable[SystemCommand]:
+def fleet_commands(app: App[Any], screen: Screen[object]) -> Iterable[SystemCommand]:
     from gc_tui.tui.screens.fleet import FleetScreen
 
     if not isinstance(screen, FleetScreen):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vaults import DEFAULT_PASSWORD, make_vault
 
 from gc_tui.core.deploy import Timing
 from gc_tui.core.secret import Secret
@@ -16,7 +17,6 @@ from gc_tui.demo.fleet import FakeFleetThread
 from gc_tui.demo.instance import FakeInstance
 from gc_tui.tui.app import GcTuiApp, make_app
 from gc_tui.tui.options import TuiOptions
-from vaults import DEFAULT_PASSWORD, make_vault
 
 FAST_TIMING = Timing(poll_interval=0.05, settle_seconds=0.1, busy_retry_first=0.05,
                      busy_retry_max=0.1, busy_give_up=2.0, build_deadline=20.0)

@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 from textual.widgets import Button, Input, Static
+from vaults import DEFAULT_PASSWORD
 
 from gc_tui.core.deploy import RowState
 from gc_tui.core.model import InstanceStatus
@@ -16,7 +17,6 @@ from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
 from tests.tui.conftest import SIZE, Fleet, audited, wait_for
-from vaults import DEFAULT_PASSWORD
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 

@@ -449,19 +449,11 @@ def _plan_confirm_run(
             if not plan.rows and not plan.skipped:
                 raise UsageError(empty_message)
             _print_plan(ctx, plan)
-            if args.dry_run:
-                ctx.err("dry run: nothing deployed")
-                _print_unrun_plan(ctx, plan, "planned")
-                return EXIT_OK
-            if args.read_only or ctx.config.read_only:
-                ctx.err("read-only: nothing deployed")
-                return EXIT_USAGE
-            if not plan.rows:
-                ctx.err("nothing to deploy: every row is skipped")
-                _print_unrun_plan(ctx, plan, "planned")
-                return EXIT_OK
-            if not _confirm(ctx, len(plan.rows), action):
-                return EXIT_USAGE
+            stop = _gate(ctx, len(plan.rows), action, "deployed")
+            if stop is not None:
+                if stop == EXIT_OK:
+                    _print_unrun_plan(ctx, plan, "planned")
+                return stop
             engine = DeployEngine(
                 session,
                 plan,
@@ -511,6 +503,26 @@ async def _run_interruptible(ctx: Context, engine: Any) -> Any:
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
+
+
+def _gate(ctx: Context, rows: int, action: str, done_word: str) -> int | None:
+    """The confirmation rules every changing command shares; an exit code means stop.
+
+    --dry-run stops after the plan; read-only refuses; nothing planned is not an error;
+    otherwise --yes, or a terminal that answers, or nothing happens (exit 2).
+    """
+    if ctx.args.dry_run:
+        ctx.err(f"dry run: nothing {done_word}")
+        return EXIT_OK
+    if ctx.args.read_only or ctx.config.read_only:
+        ctx.err(f"read-only: nothing {done_word}")
+        return EXIT_USAGE
+    if not rows:
+        ctx.err(f"nothing to {action}: every row is skipped")
+        return EXIT_OK
+    if not _confirm(ctx, rows, action):
+        return EXIT_USAGE
+    return None
 
 
 def _confirm(ctx: Context, rows: int, action: str) -> bool:
@@ -706,17 +718,9 @@ def cmd_caprover_update(ctx: Context) -> int:
                     "  Apps may be unreachable for a short time while CapRover restarts "
                     "(about a minute, with nginx errors)."
                 )
-            if args.dry_run:
-                ctx.err("dry run: nothing updated")
-                return EXIT_OK
-            if args.read_only or ctx.config.read_only:
-                ctx.err("read-only: nothing updated")
-                return EXIT_USAGE
-            if not plan.rows:
-                ctx.err("nothing to update")
-                return EXIT_OK
-            if not _confirm(ctx, len(plan.rows), "update"):
-                return EXIT_USAGE
+            stop = _gate(ctx, len(plan.rows), "update", "updated")
+            if stop is not None:
+                return stop
             engine = UpdateEngine(
                 session,
                 plan,

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.text import Text
 from textual import events
 from textual.app import App, SystemCommand
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import WorkerFailed
 
@@ -313,17 +314,27 @@ class GcTuiApp(App[None]):
         )
         self.fleet.reset_deploys(to_images)
         self.engines.append(engine)
-        self.run_worker(self._deploy(engine, epoch), group="deploy", exit_on_error=False)
+        self.run_worker(
+            self._run_engine(engine, "The deploy", lambda error: DeployEnded(engine, epoch, error)),
+            group="deploy",
+            exit_on_error=False,
+        )
         self.fleet_screen.flush(force_header=True)
 
-    async def _deploy(self, engine: DeployEngine, epoch: int) -> None:
+    async def _run_engine(
+        self,
+        engine: DeployEngine | UpdateEngine,
+        what: str,
+        ended: Callable[[str | None], Message],
+    ) -> None:
+        """Run an engine in a worker; its end (and a crash, by type only) comes as a message."""
         error: str | None = None
         try:
             await engine.run()
         except Exception as err:  # noqa: BLE001 - the rows say what happened; the type only
-            error = f"The deploy stopped: {type(err).__name__}"
+            error = f"{what} stopped: {type(err).__name__}"
         finally:
-            self.post_message(DeployEnded(engine, epoch, error))
+            self.post_message(ended(error))
 
     def on_deploy_row_changed(self, message: DeployRowChanged) -> None:
         if message.epoch == self.epoch:
@@ -497,18 +508,14 @@ class GcTuiApp(App[None]):
             log=DeployLog(self.options.log_path),
         )
         self.update_engines.append(engine)
-        self.run_worker(self._update(engine, epoch), group="caprover-update",
-                        exit_on_error=False)
+        self.run_worker(
+            self._run_engine(
+                engine, "The CapRover update", lambda error: UpdateEnded(engine, epoch, error)
+            ),
+            group="caprover-update",
+            exit_on_error=False,
+        )
         self.fleet_screen.flush(force_header=True)
-
-    async def _update(self, engine: UpdateEngine, epoch: int) -> None:
-        error: str | None = None
-        try:
-            await engine.run()
-        except Exception as err:  # noqa: BLE001 - the rows say what happened; the type only
-            error = f"The CapRover update stopped: {type(err).__name__}"
-        finally:
-            self.post_message(UpdateEnded(engine, epoch, error))
 
     def on_update_row_changed(self, message: UpdateRowChanged) -> None:
         if message.epoch == self.epoch:

@@ -7,6 +7,8 @@ touch widgets; they post messages and the handlers below change state.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -94,6 +96,32 @@ class GcTuiApp(App[None]):
         lock_seconds = self.options.lock_after_minutes * 60
         if lock_seconds > 0:
             self.set_interval(min(30.0, max(lock_seconds / 4, 0.05)), self._check_idle)
+        self._watch_terminal()
+
+    def _watch_terminal(self) -> None:
+        """Leave cleanly when the SSH session drops (tui-notes.md §3.7).
+
+        SIGHUP usually kills the process, but not under nohup or some sudo shells, where a
+        TUI without a terminal spins; and a hard kill skips the demo's clean-up. What was sent
+        keeps running on the servers; what is still queued is cancelled and logged.
+        """
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests), or no signals here
+        if sys.__stdin__ is not None and sys.__stdin__.isatty():
+            self.set_interval(5.0, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        if sys.__stdin__ is None or not sys.__stdin__.isatty():
+            self._terminal_gone()
+
+    def _terminal_gone(self) -> None:
+        for engine in self.engines:
+            engine.cancel()
+        for update_engine in self.update_engines:
+            update_engine.cancel()
+        self.exit(return_code=129)
 
     @property
     def targets_path(self) -> Path | None:

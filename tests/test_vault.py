@@ -838,17 +838,6 @@ class TestNormaliseUrl:
         assert "hunter2" not in str(caught.value)
 
 
-def test_core_does_not_import_textual() -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, gc_tui.core.vault; print('textual' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "False"
-
-
 class TestErrorMapping:
     """Every exception type pykeepass and its dependencies raise becomes one safe line."""
 

@@ -9,23 +9,10 @@ import json
 from collections import Counter
 
 import pytest
-from demo_data import demo_fleet_data
+from demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 from gc_tui.cli import run
 
-# From guardian-connector.md §4: apps differing from target, per instance (n/a: no answer).
-DIFFERING = {
-    "staging": 0,
-    "alderbrook": 0,
-    "bluecanyon": 8,
-    "cedarmesa": 3,
-    "driftwood": 9,
-    "emberfalls": 9,
-    "heronmarsh": 3,
-    "ironwood": 7,
-    "junipercreek": 0,
-    "kestrelbay": 2,
-}
 ON_TARGET_OR_OUT_OF_SCOPE = {"current", "held", "unmanaged", "missing"}
 
 
@@ -47,7 +34,7 @@ def test_the_states_tell_the_scenarios_story(audit_json: dict) -> None:  # type:
     by_name = {i["name"]: i for i in audit_json["instances"]}
     assert by_name["fernridge"]["status"] == "unreachable"
     assert by_name["graniteflats"]["status"] == "auth_failed"
-    for name, expected in DIFFERING.items():
+    for name, expected in SCENARIO_DIFFERING.items():
         apps = by_name[name]["apps"]
         differing = [
             a for a in apps if a["app"] in targets and a["state"] not in ON_TARGET_OR_OUT_OF_SCOPE

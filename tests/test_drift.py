@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from demo_data import demo_fleet_data
+from demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 from gc_tui.core.drift import (
     DEPLOYABLE_STATES,
@@ -331,22 +331,6 @@ def fleet_drift(name: str) -> InstanceDrift:
 
 def names_in(result: InstanceDrift, state: DriftState) -> set[str]:
     return {row.app for row in result.in_state(state)}
-
-
-# The "Apps differing from target" column of the scenarios table (fernridge and graniteflats
-# do not answer, so the table has no count for them).
-SCENARIO_DIFFERING = {
-    "staging": 0,
-    "alderbrook": 0,
-    "bluecanyon": 8,
-    "cedarmesa": 3,
-    "driftwood": 9,
-    "emberfalls": 9,
-    "heronmarsh": 3,
-    "ironwood": 7,
-    "junipercreek": 0,
-    "kestrelbay": 2,
-}
 
 
 class TestDemoFleetScenarios:

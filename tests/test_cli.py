@@ -306,3 +306,25 @@ def test_totp_from_the_vault_logs_in(tmp_path: Path, layout: str) -> None:
     assert result.code == 0, result.stdout
     assert json.loads(result.stdout)["instances"][0]["status"] == "ok"
     assert seed not in result.stdout + result.stderr
+
+
+class TestPasswordSources:
+    """The vault password from the environment, or none at all with a key file alone."""
+
+    def test_environment_variable(
+        self, vault: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("GC_TUI_VAULT_PASSWORD", VAULT_PASSWORD)
+        result = gc_tui("audit", *vault_flags(vault), "--instance", "alpha", password=None)
+        assert result.code == 0, result.stderr
+
+    def test_key_file_alone_needs_no_password(self, fleet: FakeFleetThread, tmp_path: Path) -> None:
+        from vaults import make_keyfile
+
+        keyfile = make_keyfile(tmp_path / "fleet.keyx")
+        alpha = fleet.instance("alpha")
+        entries = [{"title": "alpha", "url": fleet.url("alpha"), "password": alpha.password,
+                    "group": "CapRover"}]
+        vault = make_vault(tmp_path / "k.kdbx", entries, password=None, keyfile=keyfile)
+        result = gc_tui("audit", *vault_flags(vault), "--keyfile", str(keyfile), password=None)
+        assert result.code == 0, result.stderr

@@ -537,7 +537,9 @@ class TestBuildQueue:
     """One build at a time per server, FIFO across apps, queued apps report building."""
 
     async def test_fifo_one_at_a_time(self) -> None:
-        instance = fake_instance(apps=["a", "b", "c"], build_seconds=0.1, service_update_seconds=0)
+        # Builds long enough that a loaded CI machine still sends the three deploys and reads
+        # c's queued state while a is building.
+        instance = fake_instance(apps=["a", "b", "c"], build_seconds=0.5, service_update_seconds=0)
         async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
@@ -551,14 +553,13 @@ class TestBuildQueue:
             started: list[str] = []
             max_running = 0
 
-            async def all_done() -> bool:
+            def all_done() -> bool:
+                # Read the server's logs in one step (no await in between): three HTTP polls
+                # would see a finishing and b starting as two builds at once.
                 nonlocal max_running
-                statuses = {
-                    app: await build_status(client, base, token, app) for app in ("a", "b", "c")
-                }
                 running = 0
-                for app, status in statuses.items():
-                    lines = status["logs"]["lines"]
+                for app in ("a", "b", "c"):
+                    lines = list(instance.state.log_of(app).lines)
                     if f"Build started for {app}" in lines and app not in started:
                         started.append(app)
                     if "Pulling this image: " + f"example/{app}:2" in " ".join(lines) and not any(
@@ -566,7 +567,7 @@ class TestBuildQueue:
                     ):
                         running += 1
                 max_running = max(max_running, running)
-                return not any(s["isAppBuilding"] for s in statuses.values())
+                return not any(instance.state.building.get(app) for app in ("a", "b", "c"))
 
             await eventually(all_done)
         assert started == ["a", "b", "c"]

@@ -349,7 +349,7 @@ def cmd_audit(ctx: Context) -> int:
 
 
 def cmd_deploy(ctx: Context) -> int:
-    from gc_tui.core.plan import DeployTarget, PlanError, PlanOptions, build_plan
+    from gc_tui.core.plan import DeployTarget, PlanError, build_plan, plan_options
 
     args = ctx.args
     if args.to_targets:
@@ -367,12 +367,12 @@ def cmd_deploy(ctx: Context) -> int:
         except PlanError as err:
             raise UsageError(str(err)) from None
     targets = ctx.targets(required=args.to_targets)
-    options = PlanOptions(
+    options = plan_options(
+        targets,
+        ctx.config.hold_repositories,
         use_groups=not args.no_group,
         include_manual=args.include_manual,
         include_held=args.include_held,
-        hold_repositories=targets.hold_repositories if targets else ctx.config.hold_repositories,
-        extra_groups=dict(targets.groups) if targets else {},
         read_only=args.read_only or ctx.config.read_only,
     )
     instances = ctx.instances()
@@ -404,12 +404,19 @@ def _no_app_message(args: argparse.Namespace) -> str:
 
 
 def cmd_rollback(ctx: Context) -> int:
-    from gc_tui.core.plan import PlanError, PlanOptions, build_plan, rollback_targets, with_skipped
+    from gc_tui.core.plan import (
+        PlanError,
+        build_plan,
+        plan_options,
+        rollback_targets,
+        with_skipped,
+    )
 
     args = ctx.args
-    options = PlanOptions(
+    options = plan_options(
+        ctx.targets(),
+        ctx.config.hold_repositories,
         use_groups=not args.no_group,
-        hold_repositories=ctx.config.hold_repositories,
         read_only=args.read_only or ctx.config.read_only,
     )
     instances = ctx.instances()

@@ -200,3 +200,40 @@ class TestRollbackAndTargets:
             ("explorer", targets.images["explorer"]),
             ("landing", targets.images["landing"]),
         ]
+
+
+class TestRunOptions:
+    """A targets file's holds and groups apply to the plan, in the CLI and the TUI alike."""
+
+    def test_targets_file_holds_and_groups_win(self) -> None:
+        from gc_tui.core.plan import plan_options
+        from gc_tui.core.targets import Targets
+
+        targets = Targets(
+            images={"web": "repo/web:2"},
+            groups={"site": ("web", "web-cron")},
+            hold_repositories=("redis",),
+        )
+        fleet = [
+            audit(
+                "a",
+                app("web", "repo/web:1"),
+                app("web-cron", "repo/web:1"),
+                app("redis", "redis:7"),
+                app("postgres", "postgres:16"),
+            )
+        ]
+        wanted = [
+            DeployTarget("a", "web", "repo/web:2"),
+            DeployTarget("a", "redis", "redis:8"),
+            DeployTarget("a", "postgres", "postgres:17"),
+        ]
+        plan = build_plan(fleet, wanted, plan_options(targets, ("postgres",)))
+        assert [(r.app, r.added_by_group) for r in plan.rows] == [
+            ("web", False),
+            ("web-cron", True),
+            ("postgres", False),  # the targets file holds redis only
+        ]
+        assert [s.app for s in plan.skipped] == ["redis"]
+        without = build_plan(fleet, wanted, plan_options(None, ("postgres",)))
+        assert [r.app for r in without.rows] == ["web", "redis"]

@@ -80,6 +80,29 @@ class PlanOptions:
     read_only: bool = False  # the whole run is read-only (flag or config)
 
 
+def plan_options(
+    targets: Targets | None,
+    hold_repositories: tuple[str, ...],
+    *,
+    use_groups: bool = True,
+    include_manual: bool = False,
+    include_held: bool = False,
+    read_only: bool = False,
+) -> PlanOptions:
+    """The options of a run: a targets file's groups and holds win over the config's holds.
+
+    One function so the CLI and the TUI plan the same rows for the same request.
+    """
+    return PlanOptions(
+        use_groups=use_groups,
+        include_manual=include_manual,
+        include_held=include_held,
+        hold_repositories=targets.hold_repositories if targets else hold_repositories,
+        extra_groups=dict(targets.groups) if targets else {},
+        read_only=read_only,
+    )
+
+
 def row_key(instance: str, app: str) -> str:
     return f"{instance}/{app}"
 

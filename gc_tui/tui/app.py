@@ -25,7 +25,7 @@ from gc_tui.core.audit import audit_stream
 from gc_tui.core.deploy import DeployEngine, RowUpdate
 from gc_tui.core.deploylog import DeployLog
 from gc_tui.core.model import Instance
-from gc_tui.core.plan import Plan, PlanOptions
+from gc_tui.core.plan import Plan, PlanOptions, plan_options
 from gc_tui.core.session import FleetSession
 from gc_tui.core.targets import PinReport, Targets
 from gc_tui.core.update import (
@@ -276,9 +276,10 @@ class GcTuiApp(App[None]):
     # -- deploys -------------------------------------------------------------------------
 
     def plan_options(self) -> PlanOptions:
-        return PlanOptions(
+        return plan_options(
+            self.targets,
+            self.options.config.hold_repositories,
             read_only=self.options.effective_read_only,
-            hold_repositories=self.options.config.hold_repositories,
         )
 
     def open_deploy(self, rows: Sequence[FleetRow], initial_image: str | None = None) -> None:

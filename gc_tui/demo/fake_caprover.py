@@ -1,10 +1,7 @@
 """Fake CapRover servers for tests, the demo and benchmarks.
 
-Importable API (see the modules for details)::
-
-    FakeApp, FakeInstance, Fault, RestartMode   # gc_tui.demo.instance
-    FakeFleet, FakeFleetThread                  # gc_tui.demo.fleet
-    synthetic_fleet, demo_instances             # gc_tui.demo.catalog
+The importable API is re-exported by ``gc_tui.demo`` (FakeApp, FakeInstance, FakeFleet,
+FakeFleetThread, demo_instances, synthetic_fleet, ...).
 
 As a program it serves a fleet until killed (or until its stdin closes, when stdin is a pipe)::
 
@@ -27,21 +24,8 @@ import sys
 from typing import Any
 
 from gc_tui.demo.catalog import demo_instances, synthetic_fleet
-from gc_tui.demo.fleet import FakeFleet, FakeFleetThread
-from gc_tui.demo.instance import FakeApp, FakeInstance, Fault, RecordedRequest, RestartMode
-
-__all__ = [
-    "FakeApp",
-    "FakeFleet",
-    "FakeFleetThread",
-    "FakeInstance",
-    "Fault",
-    "RecordedRequest",
-    "RestartMode",
-    "demo_instances",
-    "main",
-    "synthetic_fleet",
-]
+from gc_tui.demo.fleet import FakeFleet
+from gc_tui.demo.instance import FakeInstance
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

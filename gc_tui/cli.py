@@ -1,6 +1,6 @@
 """The ``gc-tui`` command: the TUI by default, and headless commands over the same core.
 
-Heavy imports (httpx, pykeepass, textual) happen inside the commands so ``--help`` is quick.
+Heavy imports (pykeepass, textual) happen inside the commands so ``--help`` is quick.
 Exit codes: 0 everything went as asked, 1 some instance or row did not, 2 usage, vault,
 config or confirmation errors.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 
 from gc_tui.core.caprover import CapRoverClient, CapRoverError
@@ -19,6 +20,9 @@ async def audit_instance(client: CapRoverClient) -> InstanceAudit:
 
     Never raises for a failure of this instance: whatever happens becomes its status.
     """
+    # The app list and the version go out side by side on two connections; opening the
+    # second one while the login is in flight takes its set-up off the critical path.
+    warming = asyncio.create_task(client.preconnect(2))
     try:
         await client.login()
         apps, version = await asyncio.gather(client.app_definitions(), client.version_info())
@@ -29,6 +33,10 @@ async def audit_instance(client: CapRoverClient) -> InstanceAudit:
         return InstanceAudit(
             client.instance, InstanceStatus.ERROR, f"unexpected error ({type(failure).__name__})"
         )
+    finally:
+        warming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await warming
     return InstanceAudit(client.instance, InstanceStatus.OK, None, version, apps)
 
 

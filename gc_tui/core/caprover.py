@@ -1,4 +1,4 @@
-"""Async client for one CapRover server's HTTP API (v2), over httpx.
+"""Async client for one CapRover server's HTTP API (v2), over ``transport.HttpPool``.
 
 Every HTTP detail of CapRover lives here: paths, headers, the response envelope, status codes
 and what each means for the caller. Callers get domain values (AppInfo, VersionInfo,
@@ -10,16 +10,24 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
-
-import httpx
+from typing import Any, overload
+from urllib.parse import quote, urlencode, urlsplit
 
 from gc_tui.core.model import AppInfo, AppVersion, Instance, InstanceStatus, VersionInfo
 from gc_tui.core.text import printable
 from gc_tui.core.totp import totp_code
+from gc_tui.core.transport import (
+    ConnectFailed,
+    ConnectionBroke,
+    ConnectTimedOut,
+    HttpPool,
+    HttpResponse,
+    ProtocolViolation,
+    ReadTimedOut,
+    TooLarge,
+)
 
 API = "/api/v2"
 
@@ -33,6 +41,14 @@ TOKEN_INVALID = 1106
 PASSWORD_BACK_OFF = 1113
 OTP_REQUIRED = 1114
 _SUCCESS = {OK, OK_DEPLOY_STARTED, OK_PARTIALLY}
+
+_HEADERS: list[tuple[str, str]] = [
+    ("Accept", "application/json"),
+    # The size cap counts the bytes that arrive, so nothing may inflate them.
+    ("Accept-Encoding", "identity"),
+    ("User-Agent", "gc-tui"),
+    ("x-namespace", "captain"),
+]
 
 
 @dataclass(frozen=True)
@@ -130,9 +146,7 @@ def make_ssl_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
 class CapRoverClient:
     """One instance's API. Holds its token in memory only; never retries a wrong password."""
 
-    def __init__(
-        self, instance: Instance, http: httpx.AsyncClient, settings: ClientSettings
-    ) -> None:
+    def __init__(self, instance: Instance, http: HttpPool, settings: ClientSettings) -> None:
         self.instance = instance
         self._http = http
         self._settings = settings
@@ -141,9 +155,6 @@ class CapRoverClient:
         # A failed login is remembered for the rest of the action: CapRover locks every
         # administrator out after 5 failures in 30 s, so a second attempt is never automatic.
         self._login_failure: CapRoverError | None = None
-        # Parsed once per path: parsing and joining URLs was a tenth of each request's CPU.
-        self._urls: dict[str, httpx.URL] = {}
-        self._headers: list[tuple[str, str]] | None = None
 
     @property
     def name(self) -> str:
@@ -156,6 +167,14 @@ class CapRoverClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def preconnect(self, connections: int) -> None:
+        """Open up to ``connections`` connections now, for requests that will follow.
+
+        Never raises for the network: a failure here is met again, and reported, by the
+        request that needed the connection.
+        """
+        await self._http.preconnect(connections)
 
     # -- authentication ------------------------------------------------------------------
 
@@ -201,6 +220,9 @@ class CapRoverClient:
             token = data.get("token")
             if not isinstance(token, str) or not token:
                 raise BadResponse(self.name, "login succeeded but no token came back")
+            if not (token.isascii() and token.isprintable()) or " " in token:
+                # It goes back in a header: a line break in it would forge one.
+                raise BadResponse(self.name, "login succeeded but the token is malformed")
             return token
         if code == WRONG_PASSWORD:
             raise WrongPassword(
@@ -313,92 +335,49 @@ class CapRoverClient:
         auth: bool,
     ) -> tuple[int, str, dict[str, Any]]:
         """One HTTP exchange, turned into (status, description, data) or a CapRoverError."""
-        headers = [*self._base_headers()]
+        headers = _HEADERS
         if auth and self._token is not None:
-            headers.append(("x-captain-auth", self._token))
-        # Built here rather than by client.stream(): merging the client's URL, headers and
-        # cookies into every request cost a third of its CPU (benchmarks/bench_audit.py).
-        request = httpx.Request(method, self._url(path), params=params, headers=headers, json=json_body)
+            headers = [*headers, ("x-captain-auth", self._token)]
+        body = b""
+        if json_body is not None:
+            headers = [*headers, ("Content-Type", "application/json")]
+            body = json.dumps(json_body, separators=(",", ":")).encode()
+        target = API + path + (f"?{urlencode(params)}" if params else "")
         try:
             async with asyncio.timeout(self._settings.request_deadline):
-                response = await self._http.send(request, stream=True)
-                try:
-                    body = await self._read_capped(response)
-                finally:
-                    await response.aclose()
+                response = await self._http.request(method, target, headers, body)
         except TimeoutError:
             raise Unreachable(
                 self.name,
                 f"no complete answer within {self._settings.request_deadline:g} s",
             ) from None
-        except httpx.ConnectError as err:
+        except ConnectFailed as err:
             raise self._connect_error(err) from None
-        except httpx.TimeoutException:
+        except (ConnectTimedOut, ReadTimedOut):
             raise Unreachable(self.name, "timed out waiting for the server") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as err:
+        except TooLarge as err:
+            raise BadResponse(self.name, str(err)) from None
+        except (ConnectionBroke, ProtocolViolation) as err:
             raise BadResponse(
-                self.name, f"the connection broke mid-answer ({type(err).__name__})"
+                self.name, f"the connection broke mid-answer ({printable(str(err), 100)})"
             ) from None
-        except httpx.HTTPError as err:
-            raise Unreachable(self.name, f"HTTP failure ({type(err).__name__})") from None
-        return self._parse_envelope(response, body)
+        return self._parse_envelope(response)
 
-    def _base_headers(self) -> list[tuple[str, str]]:
-        if self._headers is None:
-            self._headers = [
-                *((name, value) for name, value in self._http.headers.items()
-                  if name not in ("accept-encoding", "connection")),
-                ("x-namespace", "captain"),
-                # The size cap counts the bytes that arrive, so nothing may inflate them.
-                ("accept-encoding", "identity"),
-            ]
-        return self._headers
-
-    def _url(self, path: str) -> httpx.URL:
-        url = self._urls.get(path)
-        if url is None:
-            base = str(self._http.base_url).rstrip("/")
-            url = self._urls[path] = httpx.URL(base + API + path)
-            if len(self._urls) > 64:  # app paths vary; keep the cache small
-                self._urls.clear()
-        return url
-
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        limit = self._settings.max_response_bytes
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BadResponse(self.name, f"answer too large ({int(declared)} bytes)")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_raw():
-            size += len(chunk)
-            if size > limit:
-                raise BadResponse(self.name, f"answer larger than {limit} bytes; stopped reading")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _connect_error(self, err: httpx.ConnectError) -> CapRoverError:
-        cause: BaseException | None = err
-        while cause is not None:
-            if isinstance(cause, ssl.SSLCertVerificationError):
-                detail = printable(cause.verify_message or "verification failed", 200)
-                return TlsFailure(self.name, f"TLS certificate not trusted: {detail}")
-            if isinstance(cause, ssl.SSLError):
-                return TlsFailure(self.name, f"TLS handshake failed: {printable(cause.reason, 200)}")
-            cause = cause.__cause__ or cause.__context__
-        text = str(err)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
-            return TlsFailure(self.name, "TLS handshake failed")
+    def _connect_error(self, err: ConnectFailed) -> CapRoverError:
+        cause = err.__cause__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = printable(cause.verify_message or "verification failed", 200)
+            return TlsFailure(self.name, f"TLS certificate not trusted: {detail}")
+        if isinstance(cause, ssl.SSLError):
+            return TlsFailure(self.name, f"TLS handshake failed: {printable(cause.reason, 200)}")
         return Unreachable(self.name, f"cannot connect to {self.instance.url}")
 
-    def _parse_envelope(
-        self, response: httpx.Response, body: bytes
-    ) -> tuple[int, str, dict[str, Any]]:
-        http_status = response.status_code
+    def _parse_envelope(self, response: HttpResponse) -> tuple[int, str, dict[str, Any]]:
+        http_status = response.status
+        body = response.body
         if 300 <= http_status < 400:
-            location = response.headers.get("location", "")
-            target = httpx.URL(location) if location else None
-            where = f" to {printable(target.host, 100)}" if target is not None and target.host else ""
+            host = urlsplit(response.headers.get("location", "")).hostname
+            where = f" to {printable(host, 100)}" if host else ""
             raise BadResponse(
                 self.name,
                 f"HTTP {http_status} redirect{where}; not followed (check the URL in the vault)",
@@ -440,25 +419,9 @@ class CapRoverClient:
         deployed = raw.get("deployedVersion")
         if isinstance(deployed, bool) or not isinstance(deployed, int):
             raise BadResponse(self.name, f"app {printable(raw['appName'], 60)} has no deployedVersion")
-        versions: list[AppVersion] = []
-        append = versions.append  # the hot loop of an audit: ~15 entries x 12 apps x 200
-        live: AppVersion | None = None
-        for entry in raw.get("versions") or ():
-            if type(entry) is not dict:
-                continue
-            number = entry.get("version")
-            if type(number) is not int:
-                continue
-            image = entry.get("deployedImageName")
-            stamp = entry.get("timeStamp")
-            version = AppVersion(
-                number,
-                image if type(image) is str else None,
-                stamp if type(stamp) is str else None,
-            )
-            append(version)
-            if number == deployed:
-                live = version
+        raw_versions = raw.get("versions")
+        history = VersionHistory(raw_versions if type(raw_versions) is list else [])
+        live = history.find(deployed)
         tags = tuple(
             t["tagName"]
             for t in raw.get("tags") or []
@@ -470,12 +433,80 @@ class CapRoverClient:
             deployed_version=deployed,
             image=live.image if live else None,
             deployed_at=live.timestamp if live else None,
-            history_length=len(versions),
             tags=tags,
             project_id=project if isinstance(project, str) else "",
             is_building=bool(raw.get("isAppBuilding")),
-            versions=tuple(versions),
+            versions=history,
         )
+
+
+class VersionHistory(Sequence[AppVersion]):
+    """An app's ``versions[]`` as CapRover sent it, turned into AppVersion on first use.
+
+    An audit reads every app of every instance but seldom needs the history (rollback
+    targets and the detail view do): parsing tens of thousands of entries up front was the
+    largest part of an audit's client CPU (benchmarks/bench_audit.py). Entries that are not
+    objects with an integer ``version`` are left out, as if CapRover had not sent them.
+    """
+
+    __slots__ = ("_entries", "_raw")
+
+    def __init__(self, raw: list[Any]) -> None:
+        self._raw = raw
+        self._entries: tuple[AppVersion, ...] | None = None
+
+    def find(self, number: int) -> AppVersion | None:
+        """The last entry whose version is ``number`` (the live one, for deployedVersion)."""
+        if self._entries is not None:
+            return next((v for v in reversed(self._entries) if v.version == number), None)
+        for entry in reversed(self._raw):  # the deployed version is nearly always the last
+            if type(entry) is dict:
+                found = entry.get("version")
+                if found == number and type(found) is int:
+                    return _version(entry, number)
+        return None
+
+    def _parsed(self) -> tuple[AppVersion, ...]:
+        if self._entries is None:
+            self._entries = tuple(
+                _version(entry, entry["version"])
+                for entry in self._raw
+                if type(entry) is dict and type(entry.get("version")) is int
+            )
+            self._raw = []  # parsed once; the raw dicts are no longer needed
+        return self._entries
+
+    @overload
+    def __getitem__(self, index: int) -> AppVersion: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AppVersion]: ...
+    def __getitem__(self, index: int | slice) -> AppVersion | Sequence[AppVersion]:
+        return self._parsed()[index]
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __iter__(self) -> Iterator[AppVersion]:
+        return iter(self._parsed())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (VersionHistory, tuple)):
+            return self._parsed() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._parsed())
+
+    def __repr__(self) -> str:
+        return f"VersionHistory({self._parsed()!r})"
+
+
+def _version(entry: dict[str, Any], number: int) -> AppVersion:
+    image = entry.get("deployedImageName")
+    stamp = entry.get("timeStamp")
+    return AppVersion(
+        number, image if type(image) is str else None, stamp if type(stamp) is str else None
+    )
 
 
 def _app_path(app: str) -> str:

@@ -1,8 +1,7 @@
 """The HTTP set-up for one action over the fleet, done once and shared.
 
-One ``httpx.AsyncClient`` per instance: a single client shared by 200 origins spends seconds
-of CPU in httpcore's pool bookkeeping (it grows with connections x requests), while separate
-small pools stay cheap as long as they share one SSL context (building one costs ~25 ms).
+One small connection pool per instance (``transport.HttpPool``), all sharing one SSL context:
+building a context costs ~25 ms, and one pool for 200 origins would only add bookkeeping.
 """
 
 from __future__ import annotations
@@ -14,31 +13,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
 
-import httpx
-
 from gc_tui.core.caprover import CapRoverClient, ClientSettings, make_ssl_contexts
 from gc_tui.core.model import Instance
-from gc_tui.core.transport import StreamTransport
-
-
-class _NoCookies(httpx.Cookies):
-    """Cookies a server sets are neither kept nor sent: CapRover authenticates by header."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        pass  # httpx would build urllib objects for every response: a tenth of its CPU
-
-
-_NO_COOKIES = _NoCookies()
-
-
-class _Client(httpx.AsyncClient):
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: httpx._types.CookieTypes) -> None:
-        raise TypeError("this client keeps no cookies")
+from gc_tui.core.transport import HttpPool
 
 
 class InstanceBusy(Exception):
@@ -84,20 +61,17 @@ class FleetSession:
         if existing is not None:
             return existing
         instance = self.instances[name]
-        http = _Client(
-            base_url=instance.url,
-            timeout=httpx.Timeout(
-                self.settings.read_timeout, connect=self.settings.connect_timeout
-            ),
-            # A lean HTTP/1.1 transport: httpcore's per-request CPU, not the network, was
-            # the audit's bottleneck at 200 instances (benchmarks/bench_audit.py).
-            transport=StreamTransport(ssl_context=self._ssl_for(instance), max_connections=4),
-            follow_redirects=False,
-            # Proxies and CA paths from the environment are not honoured: the vault says
-            # where each server is, the config says how to trust it.
-            trust_env=False,
+        # Proxies and CA paths from the environment are not honoured: the vault says where
+        # each server is, the config says how to trust it. Redirects are never followed.
+        pool = HttpPool(
+            instance.url,
+            ssl_context=self._ssl_for(instance),
+            max_connections=4,
+            connect_timeout=self.settings.connect_timeout,
+            read_timeout=self.settings.read_timeout,
+            max_body_bytes=self.settings.max_response_bytes,
         )
-        client = CapRoverClient(instance, http, self.settings)
+        client = CapRoverClient(instance, pool, self.settings)
         self._clients[name] = client
         return client
 

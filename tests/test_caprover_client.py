@@ -182,6 +182,31 @@ class TestAppDefinitions:
         assert explorer.image is None and explorer.deployed_version == 7
         assert not explorer.manual
 
+    async def test_a_history_with_junk_entries(self) -> None:
+        """Entries that are not objects with an integer version are left out; the deployed
+        one is found whether or not the history was read first."""
+        app = FakeApp.with_history("explorer", ["repo/explorer:1", "repo/explorer:2"])
+        app.versions[:0] = [
+            "junk", None, {"version": True, "deployedImageName": "repo/explorer:bool"},
+            {"version": "1", "deployedImageName": "repo/explorer:text"},
+            {"noversion": 1},
+        ]
+        app.versions.append({"version": 0, "deployedImageName": 5, "timeStamp": None})
+        app.deployed_version = 1
+        fake = fake_instance(apps=[app])
+        async with running_fleet(fake) as fleet:
+            async with FleetSession([as_vault_entry(fleet, fake)], FAST) as session:
+                (explorer,) = await session.client(fake.name).app_definitions()
+                (again,) = await session.client(fake.name).app_definitions()
+        assert explorer.image == "repo/explorer:2"
+        assert [(v.version, v.image) for v in explorer.versions] == [
+            (0, "repo/explorer:1"), (1, "repo/explorer:2"), (0, None)
+        ]
+        assert explorer.history_length == 3
+        assert explorer.versions[-1].timestamp is None and explorer.versions[1:2][0].version == 1
+        assert explorer == again and hash(explorer) == hash(again)
+        assert explorer.previous_image() == (0, "repo/explorer:1", explorer.versions[0].timestamp)
+
     async def test_server_builds_are_manual(self) -> None:
         fake = fake_instance(
             apps=[

@@ -267,7 +267,7 @@ def audit(
         status=status,
         version=VersionInfo("1.15.3", "1.15.3", False),
         apps=tuple(
-            AppInfo(name=app, deployed_version=1, image=image, deployed_at=None, history_length=2)
+            AppInfo(name=app, deployed_version=1, image=image, deployed_at=None)
             for app, image in apps
         ),
     )
@@ -311,7 +311,6 @@ def fleet_drift(name: str) -> InstanceDrift:
             deployed_version=app["versions_count"] - 1,
             image=app["image"],
             deployed_at=None,
-            history_length=app["versions_count"],
         )
         for app in instance["apps"]
     )

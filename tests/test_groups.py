@@ -23,7 +23,6 @@ def app(
         deployed_version=1,
         image=image,
         deployed_at=None,
-        history_length=2,
         tags=tags,
         project_id=project_id,
     )

@@ -24,7 +24,7 @@ def app(name: str, image: str, version: int = 3, **extra: object) -> AppInfo:
         AppVersion(v, image if v == version else f"{image.rsplit(':', 1)[0]}:old{v}", None)
         for v in range(version + 1)
     )
-    return AppInfo(name, version, image, None, len(versions), versions=versions, **extra)  # type: ignore[arg-type]
+    return AppInfo(name, version, image, None, versions=versions, **extra)  # type: ignore[arg-type]
 
 
 def audit(name: str, *apps: AppInfo, read_only: bool = False) -> InstanceAudit:
@@ -156,7 +156,6 @@ class TestRollbackAndTargets:
             5,
             "repo/explorer:5",
             None,
-            3,
             versions=(
                 AppVersion(3, "repo/explorer:3", None),
                 AppVersion(4, None, None),  # a failed deploy has no image
@@ -172,7 +171,6 @@ class TestRollbackAndTargets:
             1,
             "redis:7.2.4",
             None,
-            2,
             versions=(AppVersion(0, "img-captain-redis:0", None), AppVersion(1, "redis:7.2.4", None)),
         )
         wanted, refused = rollback_targets([audit("a", redis)], ["redis"], None)

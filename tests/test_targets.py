@@ -219,7 +219,7 @@ def audit_of(
         instance=Instance(name="staging", url="https://captain.staging.example.org"),
         status=status,
         apps=tuple(
-            AppInfo(name=name, deployed_version=1, image=image, deployed_at=None, history_length=2)
+            AppInfo(name=name, deployed_version=1, image=image, deployed_at=None)
             for name, image in apps
         ),
     )

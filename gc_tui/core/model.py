@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -66,11 +67,15 @@ class AppInfo:
     deployed_version: int
     image: str | None  # None when no versions[] entry matches deployedVersion
     deployed_at: str | None
-    history_length: int
     tags: tuple[str, ...] = ()
     project_id: str = ""
     is_building: bool = False
-    versions: tuple[AppVersion, ...] = ()
+    # Oldest first, as CapRover lists them; the client's sequence parses on first use.
+    versions: Sequence[AppVersion] = ()
+
+    @property
+    def history_length(self) -> int:
+        return len(self.versions)
 
     @property
     def manual(self) -> bool:

@@ -221,6 +221,11 @@ class GcTuiApp(App[None]):
             self.fleet.apply_audit(message.audit)
             self.flush_soon()
 
+    @property
+    def rows_pending(self) -> bool:
+        """Rows have changed and are not drawn yet (a flush is scheduled)."""
+        return self._flush_pending
+
     def flush_soon(self) -> None:
         """Draw arriving rows without waiting for the 4 Hz tick.
 

@@ -86,7 +86,12 @@ async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0, step: floa
 
 def audited(app: GcTuiApp, count: int | None = None) -> bool:
     expected = len(app.instances) if count is None else count
-    return bool(app.instances) and len(app.fleet.audits) >= expected and app.auditing == 0
+    return (
+        bool(app.instances)
+        and len(app.fleet.audits) >= expected
+        and app.auditing == 0
+        and not app.rows_pending  # the table shows what the model holds
+    )
 
 
 # -- canned audits: deterministic rows without servers, for snapshots and benchmarks --------
@@ -128,7 +133,7 @@ def canned_audits() -> list[Any]:
             )
             apps.append(AppInfo(
                 name=str(app["appName"]), deployed_version=count - 1, image=str(app["image"]),
-                deployed_at=versions[-1].timestamp, history_length=count, versions=versions,
+                deployed_at=versions[-1].timestamp, versions=versions,
             ))
         version = str(spec["caprover_version"])
         audits.append(InstanceAudit(

@@ -15,7 +15,7 @@ from tests.tui.conftest import canned_audits, load_canned
 
 
 def audit(name: str, apps: dict[str, str], status: InstanceStatus = InstanceStatus.OK):
-    infos = tuple(AppInfo(app, 3, image, None, 4) for app, image in apps.items())
+    infos = tuple(AppInfo(app, 3, image, None) for app, image in apps.items())
     return InstanceAudit(Instance(name, f"https://captain.{name}.example.org"), status,
                          None if status is InstanceStatus.OK else "boom",
                          VersionInfo("1.14.0", "1.15.3", True), infos)
@@ -145,7 +145,7 @@ class TestCapRoverColumn:
         from gc_tui.tui.widgets.fleet_table import caprover_text
 
         model = FleetModel(["a"])
-        infos = (AppInfo("web", 1, "nginx:1.25", None, 2),)
+        infos = (AppInfo("web", 1, "nginx:1.25", None),)
         model.apply_audit(InstanceAudit(Instance("a", "https://a"), InstanceStatus.OK, None,
                                         VersionInfo(current, latest, can_update), infos))
         assert str(caprover_text(model.rows["a/web"])) == shown

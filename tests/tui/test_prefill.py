@@ -12,7 +12,7 @@ NEW = "communityfirst/superset-deployment"
 
 
 def row(instance: str, image: str) -> FleetRow:
-    app = AppInfo("superset", 1, image, None, 2)
+    app = AppInfo("superset", 1, image, None)
     return FleetRow(f"{instance}/superset", RowKind.APP, instance, InstanceStatus.OK, app=app)
 
 

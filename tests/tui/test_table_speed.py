@@ -172,3 +172,41 @@ class TestTableDrawing:
             await pilot.pause()
             assert table.row_count == 0
             assert not table._maker._texts and not table._cell_lines
+
+
+class TestCursorWhileRowsArrive:
+    """Rows arrive in the order servers answer, not the table's order (an unreachable server
+    answers first). Until the operator moves the cursor it stays on the first row; after
+    that it stays on the row they chose."""
+
+    async def test_the_cursor_stays_on_top_until_the_operator_moves_it(self) -> None:
+        from textual.app import App, ComposeResult
+
+        from gc_tui.core.model import InstanceStatus
+        from gc_tui.tui.widgets.fleet_table import FleetTable
+
+        names = ["alpha", "bravo", "charlie"]
+        model = FleetModel(names, None)
+
+        class Host(App[None]):
+            def compose(self) -> ComposeResult:
+                yield FleetTable(with_drift=False)
+
+        def arrive(item: object) -> None:
+            model.apply_audit(item)  # type: ignore[arg-type]
+            table.sync(model, model.take_changes(), 0.0)
+
+        async with Host().run_test() as pilot:
+            table = pilot.app.query_one(FleetTable)
+            arrive(audit("charlie", {}, InstanceStatus.UNREACHABLE))
+            arrive(audit("bravo", {"web": "nginx:1", "db": "postgres:16"}))
+            arrive(audit("alpha", {"web": "nginx:1"}))
+            assert table.cursor_row == 0
+            assert table.cursor_key() == model.visible_keys()[0] == "alpha/web"
+
+            table.move_to_key("bravo/web")  # as the arrow keys do
+            await pilot.press("down")
+            chosen = table.cursor_key()
+            assert chosen != "bravo/web"
+            arrive(audit("alpha", {"web": "nginx:1", "api": "node:22"}))  # a row above
+            assert table.cursor_key() == chosen

@@ -272,6 +272,11 @@ class FleetTable(DataTable[Text]):
         # Each distinct cell drawn at a width, without the row's styles: (cell, lines).
         self._cell_lines: dict[tuple[int, int], tuple[Text, SegmentLines]] = {}
         self._pending_cursor_key: str | None = None  # kept across a rebuild of the columns
+        # Until the operator moves the cursor it stays on the first row: following the key
+        # of whichever row arrived first (an unreachable server answers first) left it in
+        # the middle of the fleet once every row was in.
+        self._cursor_chosen = False
+        self._syncing = False
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -308,6 +313,11 @@ class FleetTable(DataTable[Text]):
 
     # -- the cursor, by key ---------------------------------------------------------------
 
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if old != new and not self._syncing:
+            self._cursor_chosen = True
+
     def cursor_key(self) -> str | None:
         if self.row_count == 0:
             return None
@@ -336,11 +346,17 @@ class FleetTable(DataTable[Text]):
         self._pending_cursor_key = None
         cursor_index = self.cursor_row
         if visible != self._shown:
-            self._reshape(model, visible, now)
-            if cursor_key is not None and cursor_key in self._rendered:
-                self.move_to_key(cursor_key)
-            elif self.row_count:
-                self.move_cursor(row=min(cursor_index, self.row_count - 1), animate=False)
+            self._syncing = True
+            try:
+                self._reshape(model, visible, now)
+                if not self._cursor_chosen and self.row_count:
+                    self.move_cursor(row=0, animate=False)
+                elif cursor_key is not None and cursor_key in self._rendered:
+                    self.move_to_key(cursor_key)
+                elif self.row_count:
+                    self.move_cursor(row=min(cursor_index, self.row_count - 1), animate=False)
+            finally:
+                self._syncing = False
         rendered = self._rendered
         changed = False
         column_keys = list(self.widths)

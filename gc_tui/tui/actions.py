@@ -33,8 +33,10 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
     FleetAction("fleet.filter", "slash", "filter", "Filter",
                 "Filter rows: text or regex; instance: app: image: status: narrow one column; "
                 "a leading ! negates", display_key="/"),
+    # Not in the footer: esc clears as everywhere else, and without it the footer fits in
+    # 120 columns (it is in `?` and the palette).
     FleetAction("fleet.clear-filter", "escape", "clear_filter", "Clear",
-                "Clear the filter", display_key="esc"),
+                "Clear the filter", show=False, display_key="esc"),
     FleetAction("fleet.mark", "space", "toggle_mark", "Mark",
                 "Mark or unmark the row and move down"),
     FleetAction("fleet.mark-visible", "a", "mark_visible", "All",

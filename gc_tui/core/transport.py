@@ -16,6 +16,7 @@ import asyncio
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 _MAX_HEAD = 64 * 1024  # a status line and headers larger than this are refused
@@ -257,8 +258,8 @@ class _Connection(asyncio.Protocol):
     # -- protocol callbacks ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A cast, not an isinstance check: other event loops (uvloop) have their own classes.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         parser = self._parser

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from gc_tui.core.update import UpdateTiming
 
 PASSWORD_ENV = "GC_TUI_VAULT_PASSWORD"
-CONFIRM_COUNT_ABOVE = 10
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 
@@ -533,6 +532,8 @@ def _gate(ctx: Context, rows: int, action: str, done_word: str) -> int | None:
 
 
 def _confirm(ctx: Context, rows: int, action: str) -> bool:
+    from gc_tui.core.plan import CONFIRM_COUNT_ABOVE
+
     if ctx.args.yes:
         return True
     if not ctx.stdin.isatty():

@@ -15,6 +15,10 @@ from gc_tui.core.images import InvalidImage, is_server_build, parse_image, same_
 from gc_tui.core.model import AppInfo, InstanceAudit
 from gc_tui.core.targets import DEFAULT_HOLD, Targets, is_held
 
+# Above this many rows a confirmation means typing the count (CLI and TUI alike): a batch that
+# big must not go out on a reflexive "y" or Enter.
+CONFIRM_COUNT_ABOVE = 10
+
 
 class PlanError(ValueError):
     """The request cannot become a plan (a malformed image, an unknown instance, ...)."""

@@ -313,3 +313,60 @@ class TestCli:
         assert cli.run(["tui", "--vault", vault]) == 0
         assert built[0].allow_slow is True and built[0].update_timing == timing
         assert built[1].allow_slow is False and built[1].update_timing == UpdateTiming()
+
+
+class TestBigUpdateNeedsTheCount:
+    """Above CONFIRM_COUNT_ABOVE instances the Update button stays off until the count is
+    typed, as in the deploy dialog; Enter in the field never updates by itself."""
+
+    async def test_update_is_enabled_by_typing_the_count_only(self) -> None:
+        from textual.app import App
+
+        from gc_tui.core.plan import CONFIRM_COUNT_ABOVE
+        from gc_tui.core.update import UpdatePlan, UpdateRow
+
+        count = CONFIRM_COUNT_ABOVE + 2
+        plan = UpdatePlan(tuple(UpdateRow(f"gc-{n:02d}", "1.14.0", "1.15.3") for n in range(count)))
+        results: list[object] = []
+
+        class Host(App[None]):
+            def on_mount(self) -> None:
+                self.push_screen(UpdateScreen(plan), results.append)
+
+        async with Host().run_test(size=SIZE) as pilot:
+            screen = pilot.app.screen
+            assert isinstance(screen, UpdateScreen)
+            button = screen.query_one("#update", Button)
+            field = screen.query_one("#update-count", Input)
+            assert field.has_focus and button.disabled
+            assert f"type {count} to enable Update" in str(
+                screen.query_one(".count-label", Static).render()
+            )
+            await pilot.press(*str(count - 1), "enter")
+            assert button.disabled and results == []
+            assert screen.query_one("#cancel", Button).has_focus  # Enter moved on, no more
+            field.value = str(count)
+            await pilot.pause()
+            assert not button.disabled
+            button.press()
+            await pilot.pause()
+        assert results == [plan]
+
+    async def test_a_small_update_needs_no_count(self) -> None:
+        from textual.app import App
+
+        from gc_tui.core.update import UpdatePlan, UpdateRow
+
+        plan = UpdatePlan((UpdateRow("gc-01", "1.14.0", "1.15.3"),))
+
+        class Host(App[None]):
+            def on_mount(self) -> None:
+                self.push_screen(UpdateScreen(plan))
+
+        async with Host().run_test(size=SIZE) as pilot:
+            screen = pilot.app.screen
+            assert not screen.query_one("#update-count", Input).display or not screen.query_one(
+                ".count-gate"
+            ).display
+            assert not screen.query_one("#update", Button).disabled
+            assert screen.query_one("#cancel", Button).has_focus

@@ -31,8 +31,7 @@ from gc_tui.core.plan import (
 )
 from gc_tui.tui.fleet_model import FleetRow
 from gc_tui.tui.safe import safe_text
-
-CONFIRM_COUNT_ABOVE = 10
+from gc_tui.tui.widgets.count_gate import CountGate
 
 
 def prefill_image(rows: Sequence[FleetRow]) -> str:
@@ -112,8 +111,7 @@ class DeployScreen(ModalScreen[Plan | None]):
             table: DataTable[Text] = DataTable(id="plan-table", cursor_type="none")
             yield table
             yield Static("", id="plan-error")
-            yield Static("", id="count-label")
-            yield Input(placeholder="row count", id="deploy-count", type="integer")
+            yield CountGate("Deploy", "rows", input_id="deploy-count")
             if self.read_only:
                 yield Static(Text(self.read_only, style="bold reverse"), id="read-only-reason")
             with Horizontal(classes="dialog-buttons"):
@@ -139,9 +137,9 @@ class DeployScreen(ModalScreen[Plan | None]):
 
     @on(Input.Submitted, "#deploy-image")
     def _image_submitted(self) -> None:
-        count_input = self.query_one("#deploy-count", Input)
-        if count_input.display:
-            count_input.focus()
+        gate = self.query_one(CountGate)
+        if gate.needed:
+            gate.focus_field()
         else:
             self.query_one("#cancel", Button).focus()
 
@@ -235,17 +233,11 @@ class DeployScreen(ModalScreen[Plan | None]):
 
     def _update_deploy_button(self) -> None:
         rows = len(self.plan.rows) if self.plan is not None else 0
-        needs_count = rows > CONFIRM_COUNT_ABOVE and not self.read_only
-        count_input = self.query_one("#deploy-count", Input)
-        count_input.display = needs_count
-        label = self.query_one("#count-label", Static)
-        label.display = needs_count
-        if needs_count:
-            label.update(Text(f"{rows} rows: type {rows} to enable Deploy", style="bold"))
+        gate = self.query_one(CountGate)
+        gate.require(rows, enabled=not self.read_only)
         if self.read_only:
             return
-        ready = rows > 0 and (not needs_count or count_input.value.strip() == str(rows))
-        self.query_one("#deploy", Button).disabled = not ready
+        self.query_one("#deploy", Button).disabled = not (rows > 0 and gate.satisfied)
 
     @on(Button.Pressed, "#deploy")
     def _deploy(self) -> None:

@@ -1,7 +1,8 @@
 """The CapRover update dialog: each instance's from -> to, what is skipped and why, the warning.
 
-Focus starts on Cancel. When nothing can be updated (read-only, busy, already current) there
-is no Update button at all, only the reasons.
+Focus starts on Cancel, or on the count field when the batch is big enough to type its size
+(as in the deploy dialog). When nothing can be updated (read-only, busy, already current)
+there is no Update button at all, only the reasons.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, DataTable, Input, Static
 
+from gc_tui.core.plan import CONFIRM_COUNT_ABOVE
 from gc_tui.core.update import UpdatePlan
 from gc_tui.tui.safe import safe_text
+from gc_tui.tui.widgets.count_gate import CountGate
 
 NOTE_WIDTH = 58
 RESTART_WARNING = "Apps may be unreachable for a short time while CapRover restarts."
@@ -47,6 +50,7 @@ class UpdateScreen(ModalScreen[UpdatePlan | None]):
             yield table
             if plan.rows:
                 yield Static(Text(RESTART_WARNING, style="bold"), id="update-warning")
+            yield CountGate("Update", "instances", input_id="update-count")
             if self.off_reason:
                 yield Static(Text(self.off_reason, style="bold reverse"), id="read-only-reason")
             elif not plan.rows:
@@ -55,7 +59,8 @@ class UpdateScreen(ModalScreen[UpdatePlan | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 if self.can_update:
-                    yield Button(f"Update {len(plan.rows)}", id="update", variant="error")
+                    yield Button(f"Update {len(plan.rows)}", id="update", variant="error",
+                                 disabled=len(plan.rows) > CONFIRM_COUNT_ABOVE)
 
     def on_mount(self) -> None:
         table = self.query_one("#update-table", DataTable)
@@ -72,11 +77,25 @@ class UpdateScreen(ModalScreen[UpdatePlan | None]):
             note = safe_text(f"skipped: {row.error}", style="dim", wrap=True)
             lines = len(note.wrap(self.app.console, NOTE_WIDTH))
             table.add_row(safe_text(row.instance, 16, style="dim"), change, note, height=lines)
-        self.query_one("#cancel", Button).focus()
+        gate = self.query_one(CountGate)
+        gate.require(len(self.plan.rows), enabled=self.can_update)
+        if gate.needed:
+            gate.focus_field()
+        else:
+            self.query_one("#cancel", Button).focus()
+
+    @on(Input.Changed, "#update-count")
+    def _count_changed(self) -> None:
+        if self.can_update:
+            self.query_one("#update", Button).disabled = not self.query_one(CountGate).satisfied
+
+    @on(Input.Submitted, "#update-count")
+    def _count_submitted(self) -> None:
+        self.query_one("#cancel", Button).focus()  # Enter never updates by itself
 
     @on(Button.Pressed, "#update")
     def _update(self) -> None:
-        if self.can_update:
+        if self.can_update and self.query_one(CountGate).satisfied:
             self.dismiss(self.plan)
 
     @on(Button.Pressed, "#cancel")

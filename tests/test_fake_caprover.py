@@ -39,6 +39,7 @@ from gc_tui.demo import (
     demo_vault_entries,
     synthetic_fleet,
 )
+from gc_tui.demo.captain import HEALTH_UUID
 from gc_tui.demo.catalog import demo_fleet_data, older_image
 from gc_tui.demo.demo_vault import write_demo_vault
 from gc_tui.demo.instance import BuildLog
@@ -131,6 +132,64 @@ class TestTransport:
             for _ in range(20):
                 await app_definitions(client, base, token)
         assert len(instance.requests) == 21
+
+    async def test_listing_follows_in_place_changes(self) -> None:
+        """The encoded listing is reused only while nothing in it changed, however it changed."""
+        instance = fake_instance(apps=[fake_app("web", versions=2)])
+        async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
+            base = fleet.url("alpha")
+            token = await login(client, base, "alpha-password")
+
+            async def raw() -> bytes:
+                response = await client.get(
+                    api(base, "user/apps/appDefinitions"), headers=auth(token)
+                )
+                return response.content
+
+            seen = [await raw()]
+            assert await raw() == seen[0]
+            app = instance.apps[0]
+            for change in (
+                lambda: app.versions[-1].update(gitHash="abc"),
+                lambda: app.versions[-1].update(gitHash=1),
+                lambda: app.versions[-1].update(gitHash=True),  # == 1, but JSON true
+                lambda: app.versions[-1].update(gitHash=1.0),
+                lambda: app.env_vars.append({"key": "K", "value": "v"}),
+                lambda: app.env_vars[0].update(key="K2"),
+                lambda: instance.state.building.update(web=True),
+                lambda: setattr(instance, "version", "1.10.0"),
+            ):
+                change()
+                seen.append(await raw())
+                assert seen[-1] != seen[-2]
+        assert json.loads(seen[-1])["data"]["appDefinitions"][0]["isAppBuilding"] is True
+        assert b'"gitHash": 1.0' in seen[-5]
+
+    async def test_wire_edge_cases(self) -> None:
+        """Pipelined requests are answered in order; bad or oversized heads end the connection."""
+
+        async def exchange(port: int, data: bytes) -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(data)
+            answer = await asyncio.wait_for(reader.read(), 5)  # until the server hangs up
+            writer.close()
+            return answer
+
+        async with running_fleet(fake_instance()) as fleet:
+            port = fleet.server("alpha").port
+            health = b"GET /checkhealth HTTP/1.1\r\n\r\n"
+            pipelined = await exchange(
+                port,
+                health + b"GET /nowhere HTTP/1.1\r\n\r\n" + b"GET /checkhealth HTTP/1.0\r\n\r\n",
+            )
+            statuses = re.findall(rb"HTTP/1.1 (\d+) ", pipelined)
+            assert statuses == [b"200", b"404", b"200"]
+            assert pipelined.endswith(b"Connection: close\r\n\r\n" + HEALTH_UUID.encode())
+            chunked = b"POST /api/v2/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            assert (await exchange(port, chunked)).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+            assert (await exchange(port, b"NONSENSE\r\n\r\n")).startswith(b"HTTP/1.1 400 ")
+            oversized = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70_000
+            assert (await exchange(port, oversized)).startswith(b"HTTP/1.1 431 ")
 
 
 class TestLogin:

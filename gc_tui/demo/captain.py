@@ -29,6 +29,7 @@ from gc_tui.demo.instance import (
     RestartMode,
     version_tuple,
 )
+from gc_tui.demo.json_memo import JsonMemo
 
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -71,9 +72,12 @@ FAULT_HTML = (
 )
 
 
+def envelope_body(status: int, description: str, data: Any = None) -> dict[str, Any]:
+    return {"status": status, "description": description, "data": {} if data is None else data}
+
+
 def envelope(status: int, description: str, data: Any = None) -> Response:
-    body = {"status": status, "description": description, "data": {} if data is None else data}
-    return Response(200, json.dumps(body).encode())
+    return Response(200, json.dumps(envelope_body(status, description, data)).encode())
 
 
 def http_error(status: int, text: str, content_type: str = TEXT) -> Response:
@@ -148,6 +152,7 @@ class CaptainServer:
         self.http = HttpServer(self.handle, host=host, ssl_context=ssl_context)
         self._placeholder: socket.socket | None = None
         self._update_task: asyncio.Task[None] | None = None
+        self._listing_json = JsonMemo()  # appDefinitions, re-encoded only when it changed
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -387,45 +392,24 @@ class CaptainServer:
     # -- listing -----------------------------------------------------------------------------
 
     def _app_definitions(self) -> Response:
+        # Hot in benchmarks (every audit lists every instance): the version checks are made
+        # once per listing rather than three times per app, and the JSON of an unchanged
+        # listing is reused (json_memo says why that is safe).
         instance = self.instance
-        apps = [self._app_json(app) for app in instance.apps]
+        on_1_11 = instance.at_least("1.11")
+        on_1_13 = instance.at_least("1.13")
+        on_1_15 = instance.at_least("1.15")
+        building = instance.state.building
+        apps = [
+            _app_json(app, building.get(app.name, False), on_1_11, on_1_13, on_1_15)
+            for app in instance.apps
+        ]
         data: dict[str, Any] = {"appDefinitions": apps, "rootDomain": instance.root_domain}
-        if instance.at_least("1.11"):
+        if on_1_11:
             data["captainSubDomain"] = "captain"
         data["defaultNginxConfig"] = DEFAULT_NGINX_CONFIG
-        return envelope(100, "App definitions are retrieved.", data)
-
-    def _app_json(self, app: FakeApp) -> dict[str, Any]:
-        instance = self.instance
-        item: dict[str, Any] = {
-            "hasPersistentData": app.has_persistent_data,
-            "description": app.description,
-            "instanceCount": app.instance_count,
-            "captainDefinitionRelativeFilePath": "./captain-definition",
-            "networks": ["captain-overlay-network"],
-            "envVars": app.env_vars,
-            "volumes": app.volumes,
-            "ports": app.ports,
-            "versions": app.versions,
-            "deployedVersion": app.deployed_version,
-            "notExposeAsWebApp": app.not_expose_as_web_app,
-            "customDomain": app.custom_domain,
-            "hasDefaultSubDomainSsl": app.has_default_sub_domain_ssl,
-            "forceSsl": app.force_ssl,
-            "websocketSupport": app.websocket_support,
-            "containerHttpPort": app.container_http_port,
-            "appDeployTokenConfig": {"enabled": False},
-        }
-        if instance.at_least("1.11"):
-            item["tags"] = [{"tagName": tag} for tag in app.tags]
-            item["redirectDomain"] = ""
-        if instance.at_least("1.13"):
-            item["projectId"] = app.project_id
-        item["appName"] = app.name
-        item["isAppBuilding"] = instance.state.building.get(app.name, False)
-        if instance.at_least("1.15"):
-            item["isLegacyAppName"] = app.is_legacy_app_name
-        return item
+        body = envelope_body(100, "App definitions are retrieved.", data)
+        return Response(200, self._listing_json.encode(body))
 
     def _build_status(self, app_name: str) -> Response:
         state = self.instance.state
@@ -652,6 +636,41 @@ class CaptainServer:
             await self.bring_up()
         await asyncio.sleep(instance.not_ready_seconds)
         instance.phase = Phase.RUNNING
+
+
+def _app_json(
+    app: FakeApp, building: bool, on_1_11: bool, on_1_13: bool, on_1_15: bool
+) -> dict[str, Any]:
+    """One appDefinitions entry, its keys in the order the real server sends them."""
+    item: dict[str, Any] = {
+        "hasPersistentData": app.has_persistent_data,
+        "description": app.description,
+        "instanceCount": app.instance_count,
+        "captainDefinitionRelativeFilePath": "./captain-definition",
+        "networks": ["captain-overlay-network"],
+        "envVars": app.env_vars,
+        "volumes": app.volumes,
+        "ports": app.ports,
+        "versions": app.versions,
+        "deployedVersion": app.deployed_version,
+        "notExposeAsWebApp": app.not_expose_as_web_app,
+        "customDomain": app.custom_domain,
+        "hasDefaultSubDomainSsl": app.has_default_sub_domain_ssl,
+        "forceSsl": app.force_ssl,
+        "websocketSupport": app.websocket_support,
+        "containerHttpPort": app.container_http_port,
+        "appDeployTokenConfig": {"enabled": False},
+    }
+    if on_1_11:
+        item["tags"] = [{"tagName": tag} for tag in app.tags]
+        item["redirectDomain"] = ""
+    if on_1_13:
+        item["projectId"] = app.project_id
+    item["appName"] = app.name
+    item["isAppBuilding"] = building
+    if on_1_15:
+        item["isLegacyAppName"] = app.is_legacy_app_name
+    return item
 
 
 def _take_lock(instance: FakeInstance) -> Callable[[], None]:

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 BUILD_LOG_SIZE = 50
@@ -66,6 +67,7 @@ def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@lru_cache(maxsize=256)  # a fleet has a handful of versions, compared on every request
 def version_tuple(version: str) -> tuple[int, ...]:
     parts = []
     for piece in version.strip().lstrip("v").split("."):

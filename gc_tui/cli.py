@@ -14,9 +14,9 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 if TYPE_CHECKING:
     from gc_tui.config import Config
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gc_tui.core.update import UpdateTiming
 
 PASSWORD_ENV = "GC_TUI_VAULT_PASSWORD"
+T = TypeVar("T")
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
 
@@ -323,6 +324,13 @@ class Context:
         self.stderr.flush()
 
 
+def run_on_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine on uvloop's loop where installed (core/eventloop.py)."""
+    from gc_tui.core.eventloop import run
+
+    return run(main)
+
+
 # -- commands -----------------------------------------------------------------------------------
 
 
@@ -337,7 +345,7 @@ def cmd_audit(ctx: Context) -> int:
         async with ctx.session(instances) as session:
             return await audit_fleet(session, concurrency=ctx.config.concurrency)
 
-    audits = asyncio.run(run())
+    audits = run_on_loop(run())
     if ctx.args.format == "json":
         ctx.out(report.render_json(report.audit_json(audits, targets)))
     elif ctx.args.format == "csv":
@@ -473,7 +481,7 @@ def _plan_confirm_run(
             planned = [r for r in results if r.state is not RowState.SKIPPED]
             return EXIT_OK if all(r.state is RowState.DONE for r in planned) else EXIT_INCOMPLETE
 
-    return asyncio.run(run())
+    return run_on_loop(run())
 
 
 async def _run_interruptible(ctx: Context, engine: Any) -> Any:
@@ -662,7 +670,7 @@ def cmd_targets(ctx: Context) -> int:
         async with ctx.session(instances) as session:
             return await audit_fleet(session)
 
-    audit = asyncio.run(run())[0]
+    audit = run_on_loop(run())[0]
     if not audit.ok:
         ctx.err(f"{audit.instance.name}: {audit.status}: {audit.error}")
         return EXIT_INCOMPLETE
@@ -751,7 +759,7 @@ def cmd_caprover_update(ctx: Context) -> int:
 
     from gc_tui.core.update import UpdateTiming
 
-    return asyncio.run(run())
+    return run_on_loop(run())
 
 
 def cmd_tui(ctx: Context) -> int:

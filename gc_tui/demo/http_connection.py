@@ -9,6 +9,7 @@ the next bytes are only buffered (and reading pauses if they pile up).
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from gc_tui.demo.http_wire import (
     MAX_HEAD,
@@ -70,8 +71,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A cast, not an isinstance check: other event loops (uvloop) have their own classes.
+        self._transport = cast(asyncio.Transport, transport)
         self._registry.add(self)
 
     def data_received(self, data: bytes) -> None:

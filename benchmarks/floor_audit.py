@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import cast
+from typing import ClassVar, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,8 +45,8 @@ def _answer(body: bytes) -> bytes:
 
 
 class _Server(asyncio.Protocol):
-    answers: dict[bytes, bytes] = {}
-    latency = 0.1
+    answers: ClassVar[dict[bytes, bytes]] = {}
+    latency: ClassVar[float] = 0.1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import pstats
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._fleet import fake_fleet, instances_for
+from gc_tui.core.eventloop import run
 
 
 def main() -> int:
@@ -37,10 +37,10 @@ def main() -> int:
 
     with fake_fleet(args.instances, args.apps, latency=args.latency) as urls:
         instances = instances_for(urls, args.apps)
-        asyncio.run(audit(instances[:5]))
+        run(audit(instances[:5]))
         profiler = cProfile.Profile()
         profiler.enable()
-        wall = asyncio.run(audit(instances))
+        wall = run(audit(instances))
         profiler.disable()
     print(f"wall {wall:.3f} s (under cProfile)")
     pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 FULL = [
+    ["floor_audit.py"],  # a reference for bench_audit.py, not a target: always exits 0
     ["bench_audit.py"],
     ["bench_deploy.py"],
     ["bench_tui.py"],
@@ -20,6 +21,7 @@ FULL = [
     ["bench_unlock.py"],
 ]
 SMOKE = [
+    ["floor_audit.py", "--instances", "20", "--small", "5", "--repeat", "1"],
     ["bench_audit.py", "--smoke"],
     ["bench_deploy.py", "--smoke"],
     ["bench_tui.py", "--smoke"],

@@ -3,6 +3,7 @@ or a readable error naming the instance, never a crash, never a second wrong-pas
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -160,6 +161,41 @@ class TestAnswersThatAreNotCapRover:
             async with FleetSession([as_vault_entry(fleet, fake)], FAST) as session:
                 with pytest.raises(Unreachable, match="cannot connect"):
                     await session.client(fake.name).login()
+
+
+class TestHostileJson:
+    """JSON that parses badly or into nonsense is a BadResponse, never an unexpected error."""
+
+    @pytest.mark.parametrize(
+        ("body", "words"),
+        [
+            (b"[" * 100_000, "not JSON"),  # nesting deep enough to exhaust a recursive parser
+            (b'{"status": NaN, "data": {}}', "not JSON"),
+            (b'{"status": 100, "data": {"token": "\\ud800"}}', "not JSON"),  # a lone surrogate
+            (b'{"status": 100000000000000000000000, "data": {}}', "without a numeric status"),
+            (b'{"status": 100, "description": "ok", "data": {"token": "a\\r\\nx: y"}}', "token is malformed"),
+            (b"[1, 2]", "not CapRover's envelope"),
+        ],
+    )
+    async def test_hostile_json(self, body: bytes, words: str) -> None:
+        answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(answer % (len(body), body))
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        instance = Instance("hostile", f"http://127.0.0.1:{port}", Secret("pw"))
+        try:
+            async with FleetSession([instance], FAST) as session:
+                with pytest.raises(BadResponse, match=words):
+                    await session.client("hostile").login()
+        finally:
+            server.close()
+            await server.wait_closed()
 
 
 class TestAppDefinitions:

@@ -13,6 +13,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -873,6 +874,16 @@ class TestFaults:
             ).status_code == 200
         arrivals = [request.at for request in instance.requests]
         assert arrivals == sorted(arrivals)
+
+    async def test_latency_is_added_to_every_request(self) -> None:
+        instance = fake_instance(latency_seconds=0.2)
+        async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
+            base = fleet.url("alpha")
+            await client.get(f"{base}/checkhealth")  # the connection is made before timing
+            for _ in range(2):  # on a kept-alive connection too: per request, not per connection
+                start = time.monotonic()
+                await client.get(f"{base}/checkhealth")
+                assert time.monotonic() - start >= 0.2
 
 
 class TestRecord:

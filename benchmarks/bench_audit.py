@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=50, help="the size growth is measured from")
     parser.add_argument("--apps", type=int, default=12)
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the median counts")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per size; the median counts")
     parser.add_argument(
         "--sequential", type=int, default=20, metavar="N",
         help="instances in the sequential baseline (extrapolated to --instances; 0: skip)",

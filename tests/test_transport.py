@@ -266,6 +266,14 @@ class TestRequests:
                     await http.request("GET", "/x", [("x-captain-auth", value)])
         assert served.heads == []
 
+    async def test_a_switched_protocol_is_never_reused(self) -> None:
+        answer = b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: x\r\n\r\n"
+        async with raw_server(lambda n: answer) as (base, served):
+            async with client(base) as http:
+                for _ in range(2):
+                    assert (await http.request("GET", "/x")).status == 101
+        assert served.connections == 2
+
     async def test_leftover_bytes_after_an_answer_retire_the_connection(self) -> None:
         async with raw_server(lambda n: sized(BODY) + b"GARBAGE") as (base, served):
             async with client(base) as http:

@@ -220,6 +220,8 @@ class _ResponseParser:
         return True
 
     def _framing(self, status: int, headers: dict[str, str]) -> str:
+        if status == 101:
+            self.keep_alive = False  # the connection now speaks something else: never reuse it
         if self._no_body or status in _NO_BODY_STATUS or status < 200:
             return "done"
         coding = headers.get("transfer-encoding")

@@ -42,6 +42,7 @@ from gc_tui.tui.messages import (
     AuditArrived,
     AuditEnded,
     DeployEnded,
+    InstanceDeployed,
     DeployRowChanged,
     UpdateEnded,
     UpdateRowChanged,
@@ -334,9 +335,21 @@ class GcTuiApp(App[None]):
         to_images: dict[str, str | None] = {row.key: row.to_image for row in plan.rows}
         to_images.update({row.key: row.to_image for row in plan.skipped})
         epoch = self.epoch
+        # Rows still to end, per instance: once an instance's rows have all ended it is
+        # audited again at once, so its image and tag show the truth without waiting for the
+        # rest of the batch (at the default concurrency a 100-instance batch takes minutes).
+        unfinished: dict[str, set[str]] = {}
+        for row in plan.rows:
+            unfinished.setdefault(row.instance, set()).add(row.key)
 
         def on_event(update: RowUpdate) -> None:
             self.post_message(DeployRowChanged(update, to_images.get(update.key), epoch))
+            rows = unfinished.get(update.instance)
+            if rows is not None and update.state.final:
+                rows.discard(update.key)
+                if not rows:
+                    del unfinished[update.instance]
+                    self.post_message(InstanceDeployed(update.instance, epoch))
 
         engine = DeployEngine(
             self.session,
@@ -349,7 +362,9 @@ class GcTuiApp(App[None]):
         self.fleet.reset_deploys(to_images)
         self.engines.append(engine)
         self.run_worker(
-            self._run_engine(engine, "The deploy", lambda error: DeployEnded(engine, epoch, error)),
+            self._run_engine(
+                engine, "The deploy", lambda error: DeployEnded(engine, epoch, error, unfinished)
+            ),
             group="deploy",
             exit_on_error=False,
         )
@@ -374,14 +389,20 @@ class GcTuiApp(App[None]):
         if message.epoch == self.epoch:
             self.fleet.apply_deploy(message.update, message.to_image)
 
+    def on_instance_deployed(self, message: InstanceDeployed) -> None:
+        if message.epoch == self.epoch:
+            # Re-read what the server runs now, so image and tag show the truth.
+            self.start_audit([message.instance])
+
     def on_deploy_ended(self, message: DeployEnded) -> None:
         if message.engine in self.engines:
             self.engines.remove(message.engine)
         if message.error:
             self.notify(message.error, severity="error", markup=False)
-        if message.epoch == self.epoch:
-            # Re-read what the servers run now, so image and tag show the truth.
-            self.start_audit(list(message.engine.plan.instances))
+        if message.epoch == self.epoch and message.unfinished:
+            # Instances whose rows did not all report an end (a crash of the engine): read
+            # them again too. The others were read as soon as their rows ended.
+            self.start_audit(list(message.unfinished))
         if self._lock_pending and not self.running_engines:
             self.lock()
 

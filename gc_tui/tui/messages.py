@@ -34,10 +34,20 @@ class DeployRowChanged(Message):
 
 
 @dataclass
+class InstanceDeployed(Message):
+    """Every row of a deploy on this instance has ended (done, failed or cancelled)."""
+
+    instance: str
+    epoch: int
+
+
+@dataclass
 class DeployEnded(Message):
     engine: DeployEngine
     epoch: int
     error: str | None = None
+    # Instances with rows that never reported an end; the caller must not change it after.
+    unfinished: dict[str, set[str]] | None = None
 
 
 @dataclass

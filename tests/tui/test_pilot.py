@@ -165,6 +165,13 @@ class TestMarks:
             assert "0 marked" in header
 
 
+async def mark_keys(pilot, app, *keys: str) -> None:
+    for key in keys:
+        app.fleet_screen.table.move_to_key(key)
+        await pilot.press("space")
+    await pilot.pause()
+
+
 async def open_deploy_for_explorers(pilot, app) -> DeployScreen:
     await set_filter(pilot, "app:^explorer$ !instance:^heronmarsh$")
     await pilot.press("a", "d")
@@ -269,6 +276,36 @@ class TestDeploy:
             await pilot.pause()
             assert not deploy.disabled
             await pilot.press("escape")
+
+    async def test_an_instance_is_read_again_as_soon_as_its_rows_end(self, tmp_path: Path) -> None:
+        """A row that is done shows its new image while other instances still build."""
+        from tests.tui.conftest import fast_demo_instances, start_fleet
+
+        instances = fast_demo_instances()
+        slow = next(i for i in instances if i.name == "alderbrook")
+        slow.build_seconds = 4.0
+        for fleet in start_fleet(tmp_path, instances):
+            app = fleet.app()
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: audited(app))
+                await mark_keys(pilot, app, "staging/explorer", "alderbrook/explorer")
+                await pilot.press("d")
+                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+                new = f"{EXPLORER}:20260901-7"
+                app.screen.query_one("#deploy-image", Input).value = new
+                await pilot.pause()
+                await pilot.click("#deploy")
+                def image(key: str) -> str | None:
+                    return app.fleet.rows[key].image
+
+                await wait_for(pilot, lambda: image("staging/explorer") == new, timeout=10)
+                slow_row = app.fleet.rows["alderbrook/explorer"]
+                assert app.engines and slow_row.deploy is not None
+                assert not slow_row.deploy.state.final and slow_row.image != new
+                done = app.fleet.rows["staging/explorer"].deploy
+                assert done is not None and done.state is RowState.DONE
+                await wait_for(pilot, lambda: not app.engines and audited(app), timeout=20)
+                assert image("alderbrook/explorer") == new
 
     async def test_quit_while_deploying_asks(self, tmp_path: Path) -> None:
         from tests.tui.conftest import fast_demo_instances, start_fleet

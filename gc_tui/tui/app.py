@@ -42,8 +42,8 @@ from gc_tui.tui.messages import (
     AuditArrived,
     AuditEnded,
     DeployEnded,
-    InstanceDeployed,
     DeployRowChanged,
+    InstanceDeployed,
     UpdateEnded,
     UpdateRowChanged,
 )

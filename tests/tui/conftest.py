@@ -84,6 +84,21 @@ async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0, step: floa
     await pilot.pause()
 
 
+async def deploy_from_dialog(pilot: Any, app: GcTuiApp, image: str, cursor: str | None = None) -> None:
+    """As the operator: ``d`` (on ``cursor``'s row, else on the marks), type ``image``, Deploy."""
+    from textual.widgets import Input
+
+    from gc_tui.tui.screens.deploy import DeployScreen
+
+    if cursor is not None:
+        app.fleet_screen.table.move_to_key(cursor)
+    await pilot.press("d")
+    await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+    app.screen.query_one("#deploy-image", Input).value = image
+    await pilot.pause()
+    await pilot.click("#deploy")
+
+
 def audited(app: GcTuiApp, count: int | None = None) -> bool:
     expected = len(app.instances) if count is None else count
     return (

@@ -16,7 +16,7 @@ from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
-from tests.tui.conftest import SIZE, Fleet, audited, wait_for
+from tests.tui.conftest import SIZE, Fleet, audited, deploy_from_dialog, wait_for
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 
@@ -214,12 +214,7 @@ class TestDeploy:
         app = demo_fleet.app()
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: audited(app))
-            app.fleet_screen.table.move_to_key("staging/explorer")
-            await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
-            app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:missing-1"
-            await pilot.pause()
-            await pilot.click("#deploy")
+            await deploy_from_dialog(pilot, app, f"{EXPLORER}:missing-1", "staging/explorer")
             await wait_for(pilot, lambda: not app.engines, timeout=20)
             await pilot.pause(0.3)
             row = app.fleet.rows["staging/explorer"]
@@ -289,12 +284,8 @@ class TestDeploy:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
                 await mark_keys(pilot, app, "staging/explorer", "alderbrook/explorer")
-                await pilot.press("d")
-                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
                 new = f"{EXPLORER}:20260901-7"
-                app.screen.query_one("#deploy-image", Input).value = new
-                await pilot.pause()
-                await pilot.click("#deploy")
+                await deploy_from_dialog(pilot, app, new)
                 def image(key: str) -> str | None:
                     return app.fleet.rows[key].image
 
@@ -317,12 +308,7 @@ class TestDeploy:
             app = fleet.app()
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
-                app.fleet_screen.table.move_to_key("staging/explorer")
-                await pilot.press("d")
-                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
-                app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1"
-                await pilot.pause()
-                await pilot.click("#deploy")
+                await deploy_from_dialog(pilot, app, f"{EXPLORER}:20260901-1", "staging/explorer")
                 await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
                 await pilot.press("q")
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

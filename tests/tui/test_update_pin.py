@@ -17,7 +17,15 @@ from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.update import RESTART_WARNING, UpdateScreen
-from tests.tui.conftest import SIZE, Fleet, audited, fast_demo_instances, start_fleet, wait_for
+from tests.tui.conftest import (
+    SIZE,
+    Fleet,
+    audited,
+    deploy_from_dialog,
+    fast_demo_instances,
+    start_fleet,
+    wait_for,
+)
 
 FAST_UPDATE = UpdateTiming(poll_interval=0.05, deadline=20.0, busy_retry=0.05)
 FAST_RESTART = {"update_pull_seconds": 0.05, "restart_seconds": 0.2, "not_ready_seconds": 0.2}
@@ -104,12 +112,7 @@ class TestCapRoverUpdate:
             app = fleet.app(update_timing=FAST_UPDATE)
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
-                app.fleet_screen.table.move_to_key(f"{OLD}/explorer")
-                await pilot.press("d")
-                await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
-                app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1"
-                await pilot.pause()
-                await pilot.click("#deploy")
+                await deploy_from_dialog(pilot, app, f"{EXPLORER}:20260901-1", f"{OLD}/explorer")
                 await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
                 await pilot.press("U")
                 await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))

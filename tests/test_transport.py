@@ -292,6 +292,25 @@ class TestConnections:
                 assert (await http.request("GET", "/y")).body == BODY
         assert len(served.heads) == 2
 
+    async def test_a_request_the_server_began_to_answer_is_never_sent_again(self) -> None:
+        """Only a reused connection that closed before any byte is retried: after an interim
+        100 the server has the request, and sending it again could deploy twice."""
+        def answer(n: int) -> bytes:
+            return sized(BODY) if n == 1 else b"HTTP/1.1 100 Continue\r\n\r\n"
+
+        async def then_close(writer: asyncio.StreamWriter, data: bytes) -> None:
+            writer.write(data)
+            await writer.drain()
+            if data.startswith(b"HTTP/1.1 100"):
+                writer.close()
+
+        async with raw_server(answer, write=then_close) as (base, served):
+            async with client(base) as http:
+                await http.request("GET", "/x")
+                with pytest.raises(ConnectionBroke, match="before the end|middle of the headers"):
+                    await http.request("POST", "/deploy", body=b"{}")
+        assert len(served.heads) == 2
+
     async def test_a_fresh_connection_closed_without_an_answer_is_an_error(self) -> None:
         async with raw_server(lambda n: b"", close_after=True) as (base, _):
             async with client(base) as http:

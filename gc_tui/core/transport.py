@@ -16,6 +16,7 @@ import asyncio
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum, auto
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -63,12 +64,25 @@ class _Stale(Exception):
     """The connection ended before the first byte of an answer."""
 
 
+class _Part(Enum):
+    """Where the parser is in an answer."""
+
+    HEAD = auto()
+    LENGTH = auto()  # a body of Content-Length bytes
+    UNTIL_CLOSE = auto()  # a body that ends when the server closes the connection
+    CHUNK_SIZE = auto()
+    CHUNK_DATA = auto()
+    CHUNK_END = auto()
+    TRAILERS = auto()
+    DONE = auto()
+
+
 class _ResponseParser:
     """Incremental parser of one answer; ``feed`` returns True once it is complete."""
 
     __slots__ = (
-        "_buffer", "_chunk_left", "_head_done", "_max_body", "_no_body", "_parts", "_size",
-        "_state", "headers", "keep_alive", "leftover", "status",
+        "_buffer", "_chunk_left", "_max_body", "_no_body", "_parts", "_size",
+        "_state", "headers", "keep_alive", "leftover", "started", "status",
     )
 
     def __init__(self, *, no_body: bool, max_body: int) -> None:
@@ -78,48 +92,45 @@ class _ResponseParser:
         self._parts: list[bytes] = []
         self._size = 0
         self._chunk_left = 0
-        # head -> length | chunk_size | chunk_data | chunk_end | trailers | until_close -> done
-        self._state = "head"
-        self._head_done = False
+        self._state = _Part.HEAD
+        self.started = False  # a byte of the answer arrived (an interim 100 counts)
         self.status = 0
         self.headers: dict[str, str] = {}
         self.keep_alive = False
         self.leftover = False
 
-    @property
-    def started(self) -> bool:
-        return self._head_done or bool(self._buffer)
-
     def body(self) -> bytes:
         return b"".join(self._parts)
 
     def feed(self, data: bytes) -> bool:
+        if data:
+            self.started = True
         self._buffer += data
         while True:
             state = self._state
-            if state == "head":
+            if state is _Part.HEAD:
                 if not self._parse_head():
                     return False
-            elif state == "length":
-                if not self._take(self._chunk_left, "length"):
+            elif state is _Part.LENGTH:
+                if not self._take(self._chunk_left, _Part.LENGTH):
                     return False
-            elif state == "until_close":
-                self._take(len(self._buffer), "until_close")
+            elif state is _Part.UNTIL_CLOSE:
+                self._take(len(self._buffer), _Part.UNTIL_CLOSE)
                 return False
-            elif state == "chunk_size":
+            elif state is _Part.CHUNK_SIZE:
                 if not self._parse_chunk_size():
                     return False
-            elif state == "chunk_data":
-                if not self._take(self._chunk_left, "chunk_data"):
+            elif state is _Part.CHUNK_DATA:
+                if not self._take(self._chunk_left, _Part.CHUNK_DATA):
                     return False
-            elif state == "chunk_end":
+            elif state is _Part.CHUNK_END:
                 if len(self._buffer) < 2:
                     return False
                 if self._buffer[:2] != b"\r\n":
                     raise ProtocolViolation("malformed chunk end")
                 del self._buffer[:2]
-                self._state = "chunk_size"
-            elif state == "trailers":
+                self._state = _Part.CHUNK_SIZE
+            elif state is _Part.TRAILERS:
                 end = self._buffer.find(b"\r\n")
                 if end < 0:
                     if len(self._buffer) > _MAX_HEAD:
@@ -128,25 +139,25 @@ class _ResponseParser:
                 line = bytes(self._buffer[:end])
                 del self._buffer[: end + 2]
                 if not line:
-                    self._state = "done"
+                    self._state = _Part.DONE
             else:  # done
                 self.leftover = bool(self._buffer)
                 return True
 
     def eof(self) -> bool:
         """The server closed the connection: True when that ends the answer."""
-        if self._state == "until_close":
-            self._state = "done"
+        if self._state is _Part.UNTIL_CLOSE:
+            self._state = _Part.DONE
             return True
-        if self._state == "done":
+        if self._state is _Part.DONE:
             return True
         if not self.started:
             raise _Stale
-        if self._state == "head":
+        if self._state is _Part.HEAD:
             raise ConnectionBroke("the connection closed in the middle of the headers")
         raise ConnectionBroke("the server closed the connection before the end of the body")
 
-    def _take(self, wanted: int, state: str) -> bool:
+    def _take(self, wanted: int, state: _Part) -> bool:
         """Move up to ``wanted`` body bytes out of the buffer; True when all of them came."""
         piece = bytes(self._buffer[:wanted])
         del self._buffer[: len(piece)]
@@ -155,12 +166,12 @@ class _ResponseParser:
             if self._size > self._max_body:
                 raise TooLarge(f"answer larger than {self._max_body} bytes; stopped reading")
             self._parts.append(piece)
-        if state == "until_close":
+        if state is _Part.UNTIL_CLOSE:
             return False
         self._chunk_left = wanted - len(piece)
         if self._chunk_left:
             return False
-        self._state = "chunk_end" if state == "chunk_data" else "done"
+        self._state = _Part.CHUNK_END if state is _Part.CHUNK_DATA else _Part.DONE
         return True
 
     def _parse_chunk_size(self) -> bool:
@@ -175,10 +186,10 @@ class _ResponseParser:
             raise ProtocolViolation("malformed chunk size")
         size = int(text, 16)
         if size == 0:
-            self._state = "trailers"
+            self._state = _Part.TRAILERS
         else:
             self._chunk_left = size
-            self._state = "chunk_data"
+            self._state = _Part.CHUNK_DATA
         return True
 
     def _parse_head(self) -> bool:
@@ -215,24 +226,23 @@ class _ResponseParser:
         self.keep_alive = (
             "close" not in connection if version == b"HTTP/1.1" else "keep-alive" in connection
         )
-        self._head_done = True
         self._state = self._framing(status, headers)
         return True
 
-    def _framing(self, status: int, headers: dict[str, str]) -> str:
+    def _framing(self, status: int, headers: dict[str, str]) -> _Part:
         if status == 101:
             self.keep_alive = False  # the connection now speaks something else: never reuse it
         if self._no_body or status in _NO_BODY_STATUS or status < 200:
-            return "done"
+            return _Part.DONE
         coding = headers.get("transfer-encoding")
         if coding is not None:
             if coding.lower().rsplit(",", 1)[-1].strip() != "chunked":
                 raise ProtocolViolation("unsupported transfer encoding")
-            return "chunk_size"
+            return _Part.CHUNK_SIZE
         declared = headers.get("content-length")
         if declared is None:
             self.keep_alive = False  # the body ends when the server closes
-            return "until_close"
+            return _Part.UNTIL_CLOSE
         lengths = {part.strip() for part in declared.split(",")}
         length_text = lengths.pop()
         if lengths or not length_text.isdigit():
@@ -241,7 +251,7 @@ class _ResponseParser:
         if length > self._max_body:
             raise TooLarge(f"answer too large ({length} bytes)")
         self._chunk_left = length
-        return "length" if length else "done"
+        return _Part.LENGTH if length else _Part.DONE
 
 
 class _Connection(asyncio.Protocol):

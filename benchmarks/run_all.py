@@ -31,6 +31,9 @@ SMOKE = [
 ]
 
 
+REFERENCES = {"floor_audit.py"}  # printed for comparison; they have no target to meet
+
+
 def main() -> int:
     runs = SMOKE if "--smoke" in sys.argv[1:] else FULL
     failed = []
@@ -38,7 +41,8 @@ def main() -> int:
         code = subprocess.run([sys.executable, str(HERE / script), *options]).returncode
         if code != 0:
             failed.append(script)
-    print(f"== {len(runs) - len(failed)} of {len(runs)} benchmarks met their targets"
+    judged = [script for script, *_ in runs if script not in REFERENCES]
+    print(f"== {len(judged) - len(failed)} of {len(judged)} benchmarks met their targets"
           + (f"; missed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 

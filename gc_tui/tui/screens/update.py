@@ -15,7 +15,6 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
-from gc_tui.core.plan import CONFIRM_COUNT_ABOVE
 from gc_tui.core.update import UpdatePlan
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.count_gate import CountGate
@@ -59,8 +58,7 @@ class UpdateScreen(ModalScreen[UpdatePlan | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 if self.can_update:
-                    yield Button(f"Update {len(plan.rows)}", id="update", variant="error",
-                                 disabled=len(plan.rows) > CONFIRM_COUNT_ABOVE)
+                    yield Button(f"Update {len(plan.rows)}", id="update", variant="error")
 
     def on_mount(self) -> None:
         table = self.query_one("#update-table", DataTable)
@@ -79,6 +77,7 @@ class UpdateScreen(ModalScreen[UpdatePlan | None]):
             table.add_row(safe_text(row.instance, 16, style="dim"), change, note, height=lines)
         gate = self.query_one(CountGate)
         gate.require(len(self.plan.rows), enabled=self.can_update)
+        self._count_changed()
         if gate.needed:
             gate.focus_field()
         else:

@@ -21,7 +21,8 @@ from vaults import (
     with_version,
 )
 
-from gc_tui.core import aeskdf, vault
+from gc_tui.core import aeskdf
+from gc_tui.core.vault import file as vault_file
 from gc_tui.core.kdbx_header import parse_header
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
@@ -399,7 +400,7 @@ class TestHostileKdf:
         path = tmp_path / "hostile.kdbx"
         path.write_bytes(patch_header(fleet_vaults[name].read_bytes(), **changes))
         # Were the pre-check skipped, fail now instead of deriving a key for hours.
-        monkeypatch.setattr(vault, "_transformed_key", kdf_must_not_run)
+        monkeypatch.setattr(vault_file, "_transformed_key", kdf_must_not_run)
         started = time.perf_counter()
         with pytest.raises(SlowVaultError) as caught:
             read_vault(path, PASSWORD)
@@ -414,7 +415,7 @@ class TestHostileKdf:
     ) -> None:
         path = tmp_path / "hostile.kdbx"
         path.write_bytes(patch_header(fleet_vaults["kdbx4-argon2d"].read_bytes(), memory=1 << 50))
-        monkeypatch.setattr(vault, "_transformed_key", kdf_must_not_run)
+        monkeypatch.setattr(vault_file, "_transformed_key", kdf_must_not_run)
         with pytest.raises(SlowVaultError) as caught:
             read_vault(path, PASSWORD, allow_slow=True)
         assert not caught.value.can_override
@@ -429,7 +430,7 @@ class TestHostileKdf:
     def test_allow_slow_overrides_the_limit(
         self, fleet_vaults: dict[str, Path], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(vault, "MAX_UNLOCK_SECONDS", 0.0)
+        monkeypatch.setattr(vault_file, "MAX_UNLOCK_SECONDS", 0.0)
         path = fleet_vaults["kdbx31-aes-kdf"]
         with pytest.raises(SlowVaultError) as caught:
             read_vault(path, PASSWORD)
@@ -887,7 +888,7 @@ class TestErrorMapping:
 
     def test_mapping(self) -> None:
         for exc, expected, fragment in self.cases():
-            mapped = vault._map_open_error(exc, "fleet.kdbx")
+            mapped = vault_file._map_open_error(exc, "fleet.kdbx")
             assert type(mapped) is expected, exc
             assert str(mapped).startswith("fleet.kdbx: ") and fragment in str(mapped)
             assert_clean_error(mapped, "hunter2")

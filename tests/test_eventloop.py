@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import trustme
-
 from fakefleet import fake_instance, running_fleet
+
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.eventloop import loop_factory, loop_name, run

@@ -22,7 +22,6 @@ from vaults import (
 )
 
 from gc_tui.core import aeskdf
-from gc_tui.core.vault import file as vault_file
 from gc_tui.core.kdbx_header import parse_header
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
@@ -40,6 +39,7 @@ from gc_tui.core.vault import (
     read_vault,
     select_instances,
 )
+from gc_tui.core.vault import file as vault_file
 
 PASSWORD = Secret(DEFAULT_PASSWORD)
 ENTRY_SECRET = "entry-pw-S3cr3t!"

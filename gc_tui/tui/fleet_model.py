@@ -327,7 +327,7 @@ class FleetModel:
             to_image = previous.to_image
         log_tail = update.log_tail or (previous.log_tail if previous is not None else ())
         started = update.started_at
-        if started is None and previous is not None and not update.state is RowState.QUEUED:
+        if started is None and previous is not None and update.state is not RowState.QUEUED:
             started = previous.started_at
         self.rows[update.key] = replace(
             row,

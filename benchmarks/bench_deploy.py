@@ -31,7 +31,8 @@ NEW_IMAGES = (
 
 async def _deploy(instances, concurrency: int, poll: float, settle: float, image: str) -> tuple[float, int, int]:
     from gc_tui.core.audit import audit_fleet
-    from gc_tui.core.deploy import DeployEngine, RowState, Timing
+    from gc_tui.core.deploy import DeployEngine, DeployTiming
+    from gc_tui.core.engine import RowState
     from gc_tui.core.plan import DeployTarget, build_plan
     from gc_tui.core.session import FleetSession
 
@@ -42,7 +43,7 @@ async def _deploy(instances, concurrency: int, poll: float, settle: float, image
             session,
             plan,
             concurrency=concurrency,
-            timing=Timing(poll_interval=poll, settle_seconds=settle),
+            timing=DeployTiming(poll_interval=poll, settle_seconds=settle),
         )
         start = time.perf_counter()
         results = await engine.run()

@@ -21,11 +21,11 @@ FIRST_FRAME = r"""
 import sys, time
 start = float(sys.argv[1])
 from gc_tui.tui.app import make_app
-from gc_tui.tui.options import TuiOptions
+from gc_tui.settings import Settings
 from gc_tui.tui.screens.unlock import UnlockScreen
 
 async def main():
-    app = make_app(TuiOptions(lock_after_minutes=0))
+    app = make_app(Settings(lock_after_minutes=0))
     async with app.run_test(size=(120, 40)) as pilot:
         while not isinstance(app.screen, UnlockScreen):
             await pilot.pause(0.005)

@@ -31,11 +31,12 @@ FILTER_TEXT = "superset-wor"  # typed one key at a time
 
 
 async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
-    from gc_tui.core.deploy import RowState, RowUpdate
+    from gc_tui.core.engine import RowEvent, RowState
+    from gc_tui.core.operations import AuditArrived, RowChanged
     from gc_tui.core.secret import Secret
+    from gc_tui.settings import Settings
     from gc_tui.tui.app import GcTuiApp, make_app
-    from gc_tui.tui.messages import DeployRowChanged
-    from gc_tui.tui.options import TuiOptions
+    from gc_tui.tui.messages import OpsMessage
     from gc_tui.tui.screens.fleet import FleetScreen
 
     arrivals: list[float] = []
@@ -43,11 +44,12 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
 
     class TimedApp(GcTuiApp):
         # Textual finds handlers on the class, so the hook is a subclass, not a patch.
-        def on_audit_arrived(self, message) -> None:  # type: ignore[no-untyped-def]
-            super().on_audit_arrived(message)
-            arrivals.append(time.perf_counter())
+        def on_ops_message(self, message) -> None:  # type: ignore[no-untyped-def]
+            super().on_ops_message(message)
+            if isinstance(message.event, AuditArrived):
+                arrivals.append(time.perf_counter())
 
-    options = TuiOptions(
+    options = Settings(
         vault=vault,
         group="CapRover",
         password=Secret(VAULT_PASSWORD),
@@ -59,7 +61,7 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
     figures: dict[str, object] = {}
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.perf_counter() + 120
-        while not isinstance(app.screen, FleetScreen) or app.session is None:
+        while not isinstance(app.screen, FleetScreen) or app.ops.session is None:
             await pilot.pause(0.02)
             if time.perf_counter() > deadline:
                 raise SystemExit("the vault did not unlock")
@@ -100,8 +102,9 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
         start = time.perf_counter()
         for key in keys:
             instance, _, app_name = key.partition("/")
-            update = RowUpdate(key, instance, app_name, RowState.BUILDING, started_at=now, at=now)
-            app.post_message(DeployRowChanged(update, "repo/x:1", app.epoch))
+            event = RowEvent("bench", "deploy", key, instance, app_name, RowState.BUILDING,
+                             started_at=now, at=now)
+            app.post_message(OpsMessage(RowChanged(event, "repo/x:1", app.ops.epoch)))
         posted = time.perf_counter()
         last_key = keys[-1]
         while True:

@@ -1,3 +1,3 @@
 """gc-tui: audit and upgrade a fleet of CapRover servers from one KeePass file."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -63,6 +63,16 @@ class Config:
                 )
         return result
 
+    def unmatched_sections(self, instances: Sequence[Instance]) -> list[str]:
+        """Warnings for [instances.NAME] sections naming no vault entry (titles match exactly)."""
+        names = {instance.name for instance in instances}
+        where = f"{self.path}: " if self.path is not None else ""
+        return [
+            f"{where}[instances.{name}] matches no vault entry (entry titles match exactly)"
+            for name in self.instances
+            if name not in names
+        ]
+
     def ca_files(self) -> dict[str, Path]:
         return {name: c.ca_file for name, c in self.instances.items() if c.ca_file is not None}
 

@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual.widgets import Input
 
-from gc_tui.core.deploy import Timing
+from gc_tui.core.deploy import DeployTiming
 from gc_tui.demo.catalog import demo_instances, demo_vault_entries
 from gc_tui.demo.demo_vault import write_demo_vault
 from gc_tui.demo.fleet import FakeFleetThread
+from gc_tui.settings import Settings
 from gc_tui.tui.app import GcTuiApp, make_app
-from gc_tui.tui.options import TuiOptions
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.update import UpdateScreen
@@ -56,12 +56,12 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
     ) as fleet:
         vault = Path(tmp) / "demo.kdbx"
         write_demo_vault(vault, demo_vault_entries(fleet.urls()), DEMO_PASSWORD)
-        options = TuiOptions(
+        settings = Settings(
             vault=vault, group="CapRover", unlock_hint=f"Demo vault password: {DEMO_PASSWORD}",
-            deploy_timing=Timing(poll_interval=0.3, settle_seconds=0.3),
-            log_path=Path(tmp) / "deploys.jsonl",
+            deploy_timing=DeployTiming(poll_interval=0.3, settle_seconds=0.3),
+            journal_path=Path(tmp) / "deploys.jsonl",
         )
-        app = make_app(options)
+        app = make_app(settings)
 
         def save(name: str) -> None:
             no_blink(app)

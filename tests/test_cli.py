@@ -13,13 +13,14 @@ from fakefleet import FAST, fake_app, fake_instance
 from vaults import make_vault
 
 from gc_tui.cli import run
-from gc_tui.core.deploy import Timing
-from gc_tui.core.deploylog import DeployLog
+from gc_tui.core.deploy import DeployTiming
+from gc_tui.core.journal import default_journal_path, read_journal
 from gc_tui.core.update import UpdateTiming
 from gc_tui.demo.fleet import FakeFleetThread
+from gc_tui.settings import Settings
 
 VAULT_PASSWORD = "vault-master-Pw-0001"
-TIMING = Timing(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
+TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
 UPDATE_TIMING = UpdateTiming(poll_interval=0.05, deadline=5.0)
 OLD = "communityfirst/superset-deployment:6.0.0_20260303-0213"
 NEW = "communityfirst/superset-deployment:6.1.0_20260803-1652"
@@ -81,8 +82,7 @@ def gc_tui(*argv: str, stdin: io.StringIO | None = None, password: str | None = 
         stdin=stdin,
         stdout=out,
         stderr=err,
-        timing=TIMING,
-        update_timing=UPDATE_TIMING,
+        base=Settings(deploy_timing=TIMING, update_timing=UPDATE_TIMING),
     )
     return Result(code, out.getvalue(), err.getvalue())
 
@@ -188,8 +188,10 @@ class TestDeploy:
         assert "failed the audit" in skipped["charlie"]
         # charlie and wrongpw failed the audit: skipped, shown, and not counted as planned.
         assert result.code == 0
-        records = DeployLog().records()
-        assert [r["type"] for r in records].count("row") == len(rows) - len(skipped)
+        (run_record,) = read_journal().runs
+        assert {row.key: row.state for row in run_record.rows.values()} == {
+            f"{r['instance']}/{r['app']}": r["state"] for r in rows
+        }
 
     def test_a_tty_asks_and_no_means_no(self, vault: Path, fleet: FakeFleetThread) -> None:
         stdin = Terminal(VAULT_PASSWORD + "\nn\n")
@@ -273,11 +275,12 @@ def test_no_secret_in_any_output(vault: Path, fleet: FakeFleetThread, tmp_path: 
         ["deploy", "--app", "superset", "--image", NEW, "--yes", "--format", "json"],
         ["rollback", "--app", "superset", "--yes"],
         ["caprover-update", "--yes"],
-        ["targets", "pin", "--from-instance", "alpha", "--targets", str(targets)],
+        ["targets", "pin", "--from-instance", "alpha", "--targets", str(targets),
+         "--include-unmanaged", "--yes"],
     ):
         result = gc_tui(argv[0], *argv[1:2] if argv[0] == "targets" else [], *vault_flags(vault), *(argv[2:] if argv[0] == "targets" else argv[1:]))
         outputs += [result.stdout, result.stderr]
-    outputs.append(DeployLog().path.read_text())
+    outputs.append(default_journal_path().read_text())
     outputs.append(targets.read_text())
     secrets = [VAULT_PASSWORD, "nope"]
     for fake in fleet.fleet.instances:

@@ -12,14 +12,15 @@ import sys
 from pathlib import Path
 
 from gc_tui.cli import run
-from gc_tui.core.deploy import Timing
-from gc_tui.core.deploylog import DeployLog
+from gc_tui.core.deploy import DeployTiming
+from gc_tui.core.journal import read_journal
 from gc_tui.demo.catalog import demo_instances, demo_vault_entries
 from gc_tui.demo.demo_vault import write_demo_vault
 from gc_tui.demo.fleet import FakeFleetThread
+from gc_tui.settings import Settings
 
 PASSWORD = "rollout-vault-pw"
-TIMING = Timing(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
+TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
 # Not deployable by design: the operator's call, not the batch's. "ahead" is kestrelbay's
 # Filebrowser pinned newer than staging's: a batch never downgrades.
 LEFT_ALONE = {"manual", "held", "unmanaged", "missing", "ahead"}
@@ -32,7 +33,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
         stdin=io.StringIO(PASSWORD + "\n"),
         stdout=out,
         stderr=err,
-        timing=TIMING,
+        base=Settings(deploy_timing=TIMING),
     )
     return code, out.getvalue(), err.getvalue()
 
@@ -45,7 +46,10 @@ def test_pin_then_deploy_to_targets(tmp_path: Path) -> None:
         targets = tmp_path / "targets.toml"
         flags = ["--vault", str(vault), "--group", "CapRover"]
 
-        code, _, err = cli("targets", "pin", "--from-instance", "staging", *flags, "--targets", str(targets))
+        code, _, err = cli(
+            "targets", "pin", "--from-instance", "staging", *flags, "--targets", str(targets),
+            "--include-unmanaged", "--yes",
+        )
         assert code == 0, err
         code, out, err = cli("deploy", "--to-targets", *flags, "--targets", str(targets), "--yes", "--format", "json")
         rows = json.loads(out)["rows"]
@@ -103,11 +107,11 @@ def test_ctrl_c_starts_nothing_new_and_logs_every_row(tmp_path: Path) -> None:
     output = "".join(lines)
     assert process.returncode == 1, err
     assert "starting nothing new" in err
-    log = DeployLog(state / "deploys.jsonl").records()
-    rows = [r for r in log if r["type"] == "row"]
-    plan = [r for r in log if r["type"] == "plan"][0]
-    assert len(rows) == len(plan["rows"]) == 6
-    states = sorted(r["state"] for r in rows)
+    (run,) = read_journal(state / "deploys.jsonl").runs
+    states = sorted(row.state for row in run.rows.values())
+    assert len(states) == 6
     assert states.count("done") == 1 and states.count("cancelled") == 5
+    assert all("never sent" in (row.error or "") for row in run.rows.values()
+               if row.state == "cancelled")
     assert len(blue.deploy_requests()) == 1
     assert "cancelled" in output

@@ -10,13 +10,14 @@ from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.caprover import ClientSettings
-from gc_tui.core.deploy import DeployEngine, RowState, Timing
-from gc_tui.core.deploylog import DeployLog
+from gc_tui.core.deploy import DeployEngine, DeployTiming
+from gc_tui.core.engine import RowResult, RowState
+from gc_tui.core.journal import Journal, read_journal
 from gc_tui.core.model import Instance
 from gc_tui.core.plan import DeployTarget, build_plan
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
-from gc_tui.core.update import UpdateEngine, UpdateState, UpdateTiming, build_update_plan
+from gc_tui.core.update import UpdateEngine, UpdateTiming, build_update_plan
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
 
@@ -32,10 +33,10 @@ def entries(fleet: FakeFleet) -> list[Instance]:
     return [Instance(f.name, fleet.url(f.name), Secret(f.password)) for f in fleet.instances]
 
 
-async def update(fleet: FakeFleet, **engine_options: object) -> dict[str, object]:
+async def update(fleet: FakeFleet, journal: Journal | None = None) -> dict[str, RowResult]:
     async with FleetSession(entries(fleet), CLIENT) as session:
         plan = build_update_plan(await audit_fleet(session))
-        results = await UpdateEngine(session, plan, timing=TIMING, **engine_options).run()  # type: ignore[arg-type]
+        results = await UpdateEngine(session, plan, timing=TIMING, journal=journal).run()
     return {row.instance: row for row in results}
 
 
@@ -45,24 +46,30 @@ class TestUpdates:
     async def test_several_at_once_through_both_restart_modes(self) -> None:
         fakes = [behind("alpha"), behind("bravo", restart_mode="502"), fake_instance("current")]
         async with running_fleet(*fakes) as fleet:
-            rows = await update(fleet, log=DeployLog())
-        assert rows["alpha"].state is UpdateState.DONE  # type: ignore[attr-defined]
-        assert rows["bravo"].state is UpdateState.DONE  # type: ignore[attr-defined]
-        assert rows["current"].state is UpdateState.SKIPPED  # type: ignore[attr-defined]
+            rows = await update(fleet, journal=Journal())
+        assert rows["alpha"].state is RowState.DONE
+        assert rows["bravo"].state is RowState.DONE
+        assert rows["current"].state is RowState.SKIPPED
         assert [f.update_requests() for f in fakes] == [["1.15.3"], ["1.15.3"], []]
         assert [f.version for f in fakes[:2]] == ["1.15.3", "1.15.3"]
         # Old tokens died with the restart: each instance needed exactly one more login.
         assert [f.login_attempts() for f in fakes[:2]] == [2, 2]
-        logged = [r for r in DeployLog().records() if r["type"] == "row"]
-        assert {(r["instance"], r["state"]) for r in logged} == {("alpha", "done"), ("bravo", "done")}
+        (run,) = read_journal().runs
+        assert run.action == "caprover-update"
+        assert {(row.instance, row.state) for row in run.rows.values()} == {
+            ("alpha", "done"), ("bravo", "done"), ("current", "skipped")
+        }
+        assert run.rows["alpha/CapRover"].states == [
+            "planned", "sending", "sent", "restarting", "verifying", "done"
+        ]
 
     async def test_a_failing_update_and_one_that_never_comes_back(self) -> None:
         fakes = [behind("broken", update_fails=True), behind("gone", never_returns=True)]
         async with running_fleet(*fakes) as fleet:
             rows = await update(fleet)
         broken, gone = rows["broken"], rows["gone"]
-        assert broken.state is UpdateState.FAILED and "refused" in broken.error  # type: ignore[attr-defined, operator]
-        assert gone.state is UpdateState.FAILED and "did not come back" in gone.error  # type: ignore[attr-defined, operator]
+        assert broken.state is RowState.FAILED and "refused" in (broken.error or "")
+        assert gone.state is RowState.FAILED and "did not come back" in (gone.error or "")
 
     async def test_the_update_plan_says_why_an_instance_is_skipped(self) -> None:
         fakes = [fake_instance("nocheck", version_check_fails=True), behind("ro")]
@@ -70,8 +77,8 @@ class TestUpdates:
             async with FleetSession(entries(fleet), CLIENT) as session:
                 audits = await audit_fleet(session)
         plan = build_update_plan(audits, read_only=True)
-        reasons = {row.instance: row.error for row in plan.skipped}
-        assert "could not check" in reasons["nocheck"]  # type: ignore[operator]
+        reasons = {row.instance: row.reason for row in plan.skipped}
+        assert "could not check" in reasons["nocheck"]
         assert reasons["ro"] == "read-only"
 
 
@@ -85,13 +92,16 @@ class TestNeverBothAtOnce:
                 audits = await audit_fleet(session)
                 deploy_plan = build_plan(audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")])
                 deploying = asyncio.create_task(
-                    DeployEngine(session, deploy_plan, timing=Timing(poll_interval=0.05, settle_seconds=0.1)).run()
+                    DeployEngine(
+                        session, deploy_plan,
+                        timing=DeployTiming(poll_interval=0.05, settle_seconds=0.1),
+                    ).run()
                 )
                 await asyncio.sleep(0.1)
                 update_plan = build_update_plan(audits)
                 (result,) = await UpdateEngine(session, update_plan, timing=TIMING).run()
                 (deployed,) = await deploying
-        assert result.state is UpdateState.FAILED and "busy: app deploys" in (result.error or "")
+        assert result.state is RowState.FAILED and "busy: app deploys" in (result.error or "")
         assert fake.update_requests() == []
         assert deployed.state is RowState.DONE
 
@@ -105,7 +115,7 @@ class TestNeverBothAtOnce:
                 audits = await audit_fleet(session)
                 plan = build_update_plan(audits)
         assert plan.rows == ()
-        assert "building" in (plan.skipped[0].error or "")
+        assert "building" in plan.skipped[0].reason
 
     @pytest.mark.parametrize("restart_mode", ["refuse", "502"])
     async def test_a_deploy_during_an_update_is_refused(self, restart_mode: str) -> None:
@@ -118,8 +128,8 @@ class TestNeverBothAtOnce:
                 )
                 await asyncio.sleep(0.02)
                 plan = build_plan(audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")])
-                (row,) = await DeployEngine(session, plan, timing=Timing(poll_interval=0.05)).run()
+                (row,) = await DeployEngine(session, plan, timing=DeployTiming(poll_interval=0.05)).run()
                 (updated,) = await updating
         assert row.state is RowState.FAILED and "CapRover update" in (row.error or "")
         assert fake.deploy_requests() == []
-        assert updated.state is UpdateState.DONE
+        assert updated.state is RowState.DONE

@@ -6,8 +6,10 @@ confirms exactly what will happen. The executor (deploy.py) never adds a row.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from gc_tui.core.drift import drift_of
 from gc_tui.core.groups import group_members
@@ -48,6 +50,21 @@ class PlanRow:
         return row_key(self.instance, self.app)
 
 
+class SkipKind(StrEnum):
+    """Why a row is skipped, in a few words: plan summaries count rows by these."""
+
+    ON_TARGET = "already on it"
+    SERVER_BUILD = "server builds"
+    HELD = "held"
+    READ_ONLY = "read-only"
+    INSTANCE_FAILED = "instance failed the audit"
+    NO_APP = "no such app"
+    BUSY = "busy"
+    NO_HISTORY = "no earlier image"
+    NOT_BEHIND = "not behind"
+    OTHER = "other"
+
+
 @dataclass(frozen=True)
 class SkippedRow:
     instance: str
@@ -57,6 +74,7 @@ class SkippedRow:
     reason: str
     group: str | None = None
     added_by_group: bool = False
+    kind: SkipKind = SkipKind.OTHER
 
     @property
     def key(self) -> str:
@@ -73,6 +91,17 @@ class Plan:
     def instances(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(row.instance for row in self.rows))
 
+    def skip_summary(self) -> str:
+        """E.g. ``7 skipped: 5 already on it, 2 server builds``; empty when nothing is."""
+        return skip_summary(self.skipped)
+
+
+def skip_summary(skipped: Sequence[SkippedRow]) -> str:
+    if not skipped:
+        return ""
+    counts = Counter(row.kind for row in skipped).most_common()
+    return f"{len(skipped)} skipped: " + ", ".join(f"{n} {kind}" for kind, n in counts)
+
 
 @dataclass(frozen=True)
 class PlanOptions:
@@ -82,6 +111,7 @@ class PlanOptions:
     hold_repositories: tuple[str, ...] = DEFAULT_HOLD
     extra_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     read_only: bool = False  # the whole run is read-only (flag or config)
+    allow_floating: bool = False  # accept an image without a tag or digest
 
 
 def plan_options(
@@ -92,6 +122,7 @@ def plan_options(
     include_manual: bool = False,
     include_held: bool = False,
     read_only: bool = False,
+    allow_floating: bool = False,
 ) -> PlanOptions:
     """The options of a run: a targets file's groups and holds win over the config's holds.
 
@@ -104,6 +135,7 @@ def plan_options(
         hold_repositories=targets.hold_repositories if targets else hold_repositories,
         extra_groups=dict(targets.groups) if targets else {},
         read_only=read_only,
+        allow_floating=allow_floating,
     )
 
 
@@ -111,12 +143,34 @@ def row_key(instance: str, app: str) -> str:
     return f"{instance}/{app}"
 
 
-def check_image(image: str) -> None:
-    """Refuse a malformed reference before anything is sent (e.g. ``repo:20260219-85:q``)."""
+def check_image(image: str, *, allow_floating: bool = False) -> None:
+    """Refuse a malformed reference before anything is sent (e.g. ``repo:20260219-85:q``),
+    and one without a tag or digest unless asked: Docker would pull whatever ``latest`` is
+    at that moment, a different image on each server."""
     try:
-        parse_image(image)
+        parsed = parse_image(image)
     except InvalidImage as err:
         raise PlanError(str(err)) from None  # already names the image and what is wrong
+    if parsed.tag is None and parsed.digest is None and not allow_floating:
+        raise PlanError(
+            f"{image!r} has no tag or digest: each server would pull whatever 'latest' is "
+            "then; name a tag (or allow floating images)"
+        )
+
+
+def unknown_apps(audits: Sequence[InstanceAudit], app_names: Iterable[str]) -> list[str]:
+    """For each asked-for app that no instance has: one line, with a did-you-mean."""
+    import difflib
+
+    known = sorted({app.name for audit in audits for app in audit.apps})
+    lines = []
+    for name in dict.fromkeys(app_names):
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        lines.append(f"no instance has an app named {name!r}{hint}")
+    return lines
 
 
 def build_plan(
@@ -129,7 +183,7 @@ def build_plan(
     """Turn the operator's request into rows and skips, expanding service groups."""
     wanted = list(wanted)
     for image in dict.fromkeys(target.image for target in wanted):
-        check_image(image)
+        check_image(image, allow_floating=options.allow_floating)
     by_instance = {audit.instance.name: audit for audit in audits}
     unknown = sorted({t.instance for t in wanted} - by_instance.keys())
     if unknown:
@@ -151,10 +205,11 @@ def build_plan(
             if isinstance(candidate, SkippedRow):
                 skipped.append(candidate)
             else:
-                reason = _skip_reason(audit, candidate, options)
-                if reason is None:
+                why = _skip_reason(audit, candidate, options)
+                if why is None:
                     rows.append(candidate)
                 else:
+                    kind, reason = why
                     skipped.append(
                         SkippedRow(
                             candidate.instance,
@@ -164,6 +219,7 @@ def build_plan(
                             reason,
                             candidate.group,
                             candidate.added_by_group,
+                            kind,
                         )
                     )
     return Plan(tuple(rows), tuple(skipped), action)
@@ -177,13 +233,17 @@ def _expand(
     if not audit.ok:
         return [
             SkippedRow(
-                name, target.app, None, target.image, f"instance failed the audit: {audit.error}"
+                name, target.app, None, target.image, f"instance failed the audit: {audit.error}",
+                kind=SkipKind.INSTANCE_FAILED,
             )
         ]
     apps = {app.name: app for app in audit.apps}
     asked = apps.get(target.app)
     if asked is None:
-        return [SkippedRow(name, target.app, None, target.image, "no such app on this instance")]
+        return [
+            SkippedRow(name, target.app, None, target.image, "no such app on this instance",
+                       kind=SkipKind.NO_APP)
+        ]
     membership = (
         group_members(asked.name, audit.apps, extra_groups=options.extra_groups)
         if options.use_groups
@@ -208,21 +268,30 @@ def _row(instance: str, app: AppInfo, image: str, group: str | None, added: bool
     return PlanRow(instance, app.name, app.image, image, app.deployed_version, group, added)
 
 
-def _skip_reason(audit: InstanceAudit, row: PlanRow, options: PlanOptions) -> str | None:
+def _skip_reason(
+    audit: InstanceAudit, row: PlanRow, options: PlanOptions
+) -> tuple[SkipKind, str] | None:
     if options.read_only:
-        return "read-only mode: deploying is off"
+        return SkipKind.READ_ONLY, "read-only mode: deploying is off"
     if audit.instance.read_only:
-        return "read-only instance (config)"
-    if row.from_image is not None and is_server_build(row.from_image) and not options.include_manual:
-        return "server build (img-captain-...): needs a human; --include-manual to deploy anyway"
+        return SkipKind.READ_ONLY, "read-only instance (config)"
+    manual = row.from_image is not None and is_server_build(row.from_image)
+    if manual and not options.include_manual:
+        return (
+            SkipKind.SERVER_BUILD,
+            "server build (img-captain-...): needs a human; --include-manual to deploy anyway",
+        )
     if (
         row.from_image is not None
         and is_held(row.from_image, options.hold_repositories)
         and not options.include_held
     ):
-        return "held image (never batch-upgraded); --include-held to deploy anyway"
+        return (
+            SkipKind.HELD,
+            "held image (never batch-upgraded); --include-held to deploy anyway",
+        )
     if row.from_image == row.to_image:
-        return "already on the target image"
+        return SkipKind.ON_TARGET, "already on the target image"
     return None
 
 
@@ -241,7 +310,9 @@ def rollback_targets(
         if not audit.ok:
             for app_name in names:
                 refused.append(
-                    SkippedRow(name, app_name, None, None, f"instance failed the audit: {audit.error}")
+                    SkippedRow(name, app_name, None, None,
+                               f"instance failed the audit: {audit.error}",
+                               kind=SkipKind.INSTANCE_FAILED)
                 )
             continue
         apps = {app.name: app for app in audit.apps}
@@ -252,7 +323,8 @@ def rollback_targets(
             previous = app.previous_image()
             if previous is None or previous.image is None:
                 refused.append(
-                    SkippedRow(name, app_name, app.image, None, "no earlier image in the history")
+                    SkippedRow(name, app_name, app.image, None, "no earlier image in the history",
+                               kind=SkipKind.NO_HISTORY)
                 )
             elif is_server_build(previous.image):
                 refused.append(
@@ -263,6 +335,7 @@ def rollback_targets(
                         previous.image,
                         "the previous image is a server build (img-captain-...), which cannot "
                         "be redeployed by name; roll back in the dashboard",
+                        kind=SkipKind.SERVER_BUILD,
                     )
                 )
             else:
@@ -285,3 +358,17 @@ def to_target_selection(audits: Sequence[InstanceAudit], targets: Targets) -> li
 
 def with_skipped(plan: Plan, extra: Sequence[SkippedRow]) -> Plan:
     return Plan(plan.rows, plan.skipped + tuple(extra), plan.action)
+
+
+def skip_busy(plan: Plan, busy: Mapping[str, str]) -> Plan:
+    """Rows on an instance this session is already changing move to skipped, saying with what."""
+    if not busy:
+        return plan
+    moved = tuple(
+        SkippedRow(row.instance, row.app, row.from_image, row.to_image,
+                   f"busy: {busy[row.instance]}; try again after it ends", row.group,
+                   row.added_by_group, SkipKind.BUSY)
+        for row in plan.rows if row.instance in busy
+    )
+    kept = tuple(row for row in plan.rows if row.instance not in busy)
+    return Plan(kept, moved + plan.skipped, plan.action)

@@ -28,7 +28,13 @@ from typing import Any
 
 import tomli_w
 
-from gc_tui.core.images import InvalidImage, is_server_build, parse_image, try_parse_image
+from gc_tui.core.images import (
+    InvalidImage,
+    compare_tags,
+    is_server_build,
+    parse_image,
+    try_parse_image,
+)
 from gc_tui.core.model import InstanceAudit
 
 DEFAULT_HOLD: tuple[str, ...] = ("postgres",)
@@ -238,6 +244,24 @@ class PinChange:
     app: str
     old: str | None  # None: the app had no target before
     new: str
+
+    @property
+    def downgrade(self) -> bool:
+        """The new target is an older build of the same repository than the current one."""
+        if self.old is None:
+            return False
+        old_ref, new_ref = try_parse_image(self.old), try_parse_image(self.new)
+        if old_ref is None or new_ref is None or old_ref.repository != new_ref.repository:
+            return False
+        if old_ref.tag is None or new_ref.tag is None:
+            return False
+        order = compare_tags(new_ref.tag, old_ref.tag)
+        return order is not None and order < 0
+
+    def describe(self) -> str:
+        """``app: old -> new``, saying so when the new target is older."""
+        older = "  (OLDER than the current target)" if self.downgrade else ""
+        return f"{self.app}: {self.old or '(no target yet)'} -> {self.new}{older}"
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,21 @@
-"""Write the demo's KeePass file: the fleet's entries plus decoys the vault reader must skip."""
+"""Write the demo's KeePass file: the fleet's entries plus decoys the vault reader must skip.
+
+It starts from a packaged empty vault whose key derivation is cheap (made by
+scripts/make_demo_vault_template.py), so writing and unlocking the demo vault costs
+milliseconds instead of the seconds a real KDF takes: the demo's password is shown on screen,
+there is nothing to protect, and the first frame must come quickly.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pykeepass import create_database  # type: ignore[import-untyped]
-
 CAPROVER_GROUP = "CapRover"
+TEMPLATE = Path(__file__).parent / "data" / "demo_template.kdbx"
+TEMPLATE_PASSWORD = "gc-tui demo template"
 
 
 def write_demo_vault(
@@ -24,12 +31,10 @@ def write_demo_vault(
     is a server to manage, so the demo shows that selection works. ``otp_uris`` maps a title to
     an ``otpauth://`` URI stored in the entry's ``otp`` field.
     """
-    path = Path(path)
-    # Create the file private before pykeepass writes secrets into it (it keeps the mode).
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
-    keepass = create_database(str(path), password=password)
+    from pykeepass import PyKeePass  # type: ignore[import-untyped]
+
+    keepass = PyKeePass(io.BytesIO(TEMPLATE.read_bytes()), password=TEMPLATE_PASSWORD)
+    keepass.password = password
     group = keepass.add_group(keepass.root_group, CAPROVER_GROUP)
     for title, url, entry_password in entries:
         entry = keepass.add_entry(group, title, "captain", entry_password, url=url)
@@ -51,5 +56,12 @@ def write_demo_vault(
         url="https://captain.retired.example.org",
     )
     keepass.trash_entry(retired)
-    keepass.save()
-    os.chmod(path, 0o600)
+    buffer = io.BytesIO()
+    keepass.save(buffer)
+    # Created private before any secret goes in.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, buffer.getvalue())
+    finally:
+        os.close(fd)

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,7 +28,9 @@ class FakeFleet:
         ssl_context: ssl.SSLContext | None = None,
         host: str = "127.0.0.1",
         url_host: str | None = None,
+        ports: Mapping[str, int] | None = None,
     ) -> None:
+        """``ports``: the port each named instance should listen on (0 or absent: any)."""
         names = [instance.name for instance in instances]
         if len(set(names)) != len(names):
             raise ValueError("fake instance names must be unique")
@@ -37,6 +39,8 @@ class FakeFleet:
             instance.name: CaptainServer(instance, host=host, ssl_context=ssl_context)
             for instance in instances
         }
+        for name, port in (ports or {}).items():
+            self._servers[name].http.port = port
         self._scheme = "https" if ssl_context is not None else "http"
         self._url_host = url_host or host
 

@@ -1,1 +1,1 @@
-"""The Textual front end; ``make_app(TuiOptions(...))`` builds it (see app.py)."""
+"""The Textual front end; ``make_app(Settings(...))`` builds it (see app.py)."""

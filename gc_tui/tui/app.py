@@ -1,8 +1,9 @@
-"""The gc-tui App: owns the session, the row model and every worker; screens only draw.
+"""The gc-tui App: an adapter between the operator and ``core.operations.FleetOperations``.
 
-Data flows one way: vault -> instances -> audit_stream -> AuditArrived -> model -> table, and
-deploy dialog -> Plan -> DeployEngine -> DeployRowChanged -> model -> table. Workers never
-touch widgets; they post messages and the handlers below change state.
+What happens to the fleet (the session, audits, runs, busy instances, the idle lock, what
+quitting stops) is decided in ``FleetOperations``, which has no Textual in it. The App turns
+its events into messages, applies them to the row model (``FleetModel``), and opens screens.
+Data flows one way: vault -> instances -> audits -> rows; dialog -> Plan -> run events -> rows.
 """
 
 from __future__ import annotations
@@ -17,37 +18,28 @@ from pathlib import Path
 from rich.text import Text
 from textual import events
 from textual.app import App, SystemCommand
-from textual.message import Message
 from textual.screen import Screen
 from textual.worker import WorkerFailed
 
-from gc_tui.core.audit import audit_stream
-from gc_tui.core.deploy import DeployEngine, RowUpdate
-from gc_tui.core.deploylog import DeployLog
+from gc_tui.core.engine import Engine, RowState
 from gc_tui.core.model import Instance
-from gc_tui.core.plan import Plan, PlanOptions, plan_options
-from gc_tui.core.session import FleetSession
-from gc_tui.core.targets import PinReport, Targets
-from gc_tui.core.update import (
-    UpdateEngine,
-    UpdatePlan,
-    UpdateRow,
-    UpdateState,
-    build_update_plan,
+from gc_tui.core.operations import (
+    AuditArrived,
+    AuditEnded,
+    FleetOperations,
+    Locked,
+    OpsEvent,
+    RowChanged,
+    RunEnded,
 )
+from gc_tui.core.plan import Plan, skip_busy
+from gc_tui.core.targets import PinReport, Targets
+from gc_tui.core.update import UPDATE_ACTION, build_update_plan
+from gc_tui.settings import Settings, UnknownInstances
 from gc_tui.tui.commands import fleet_commands
 from gc_tui.tui.crash import crash_report
 from gc_tui.tui.fleet_model import DriftFn, FleetModel, FleetRow, RowKind
-from gc_tui.tui.messages import (
-    AuditArrived,
-    AuditEnded,
-    DeployEnded,
-    DeployRowChanged,
-    InstanceDeployed,
-    UpdateEnded,
-    UpdateRowChanged,
-)
-from gc_tui.tui.options import TuiOptions
+from gc_tui.tui.messages import OpsMessage
 from gc_tui.tui.pin import pin_body, pin_conflicts, plan_pin_rows
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
@@ -58,56 +50,50 @@ from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
 from gc_tui.tui.screens.update import UpdateScreen
 
-FLUSH_INTERVAL = 0.25  # state changes: 4 repaints a second at most (tui-notes.md §3.2)
+FLUSH_INTERVAL = 0.25  # state changes: 4 repaints a second at most (docs/tui.md)
 # Rows that arrive (audits) are drawn at once, then at most this often while more arrive.
 ROWS_FLUSH_INTERVAL = 0.1
+EXIT_TERMINAL_GONE = 129
 
 
 class GcTuiApp(App[None]):
     CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute: subclasses live elsewhere
     TITLE = "gc-tui"
 
-    def __init__(self, options: TuiOptions, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self.options = options
+        self.settings = settings
         self.clock = clock
         self.fleet = FleetModel()
-        self.session: FleetSession | None = None
-        self.instances: list[Instance] = []
-        self.epoch = 0  # bumped by each lock: messages from an older epoch are dropped
-        self.auditing = 0
-        self.engines: list[DeployEngine] = []
-        self.update_engines: list[UpdateEngine] = []
-        self.drift_fn: DriftFn | None = None
-        self.targets: Targets | None = None
         self.targets_error: str | None = None
+        self.ops = FleetOperations(settings, self._post_event, targets=self._load_targets())
+        self.exit_report: list[str] = []  # printed by the CLI after the screen is restored
         self._last_input = clock()
-        self._lock_pending = False
-        self._auto_password = options.password
+        self._auto_password = settings.password
         self._flush_pending = False
         self._last_flush = 0.0
+        self._lock_noted = False
 
     # -- start ---------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.drift_fn = self._load_targets()
-        self.push_screen(FleetScreen(with_drift=self.drift_fn is not None))
+        self.push_screen(FleetScreen(with_drift=self.ops.targets is not None))
         self._ask_unlock(notice=self.targets_error)
         self.set_interval(FLUSH_INTERVAL, self._flush_fleet)
-        lock_seconds = self.options.lock_after_minutes * 60
+        lock_seconds = self.settings.lock_after_minutes * 60
         if lock_seconds > 0:
             self.set_interval(min(30.0, max(lock_seconds / 4, 0.05)), self._check_idle)
         self._watch_terminal()
 
     def _watch_terminal(self) -> None:
-        """Leave cleanly when the SSH session drops (tui-notes.md §3.7).
+        """Leave cleanly when the SSH session drops (docs/tui.md, "Losing the terminal").
 
         SIGHUP usually kills the process, but not under nohup or some sudo shells, where a
-        TUI without a terminal spins; and a hard kill skips the demo's clean-up. What was sent
-        keeps running on the servers; what is still queued is cancelled and logged.
+        TUI without a terminal spins. What was sent keeps running on the servers; the rest
+        is cancelled and journaled, and the exit code says the terminal went (129).
         """
         try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests), or no signals here
         if sys.__stdin__ is not None and sys.__stdin__.isatty():
@@ -115,49 +101,48 @@ class GcTuiApp(App[None]):
 
     def _check_terminal(self) -> None:
         if sys.__stdin__ is None or not sys.__stdin__.isatty():
-            self._terminal_gone()
+            self.terminal_gone()
 
-    def _terminal_gone(self) -> None:
-        for engine in self.engines:
-            engine.cancel()
-        for update_engine in self.update_engines:
-            update_engine.cancel()
-        self.exit(return_code=129)
+    def terminal_gone(self) -> None:
+        self.run_worker(self._stop_and_exit(EXIT_TERMINAL_GONE), group="exit", exit_on_error=False)
+
+    @property
+    def targets(self) -> Targets | None:
+        return self.ops.targets
 
     @property
     def targets_path(self) -> Path | None:
-        path = self.options.targets_path or self.options.config.targets
-        return Path(path) if path is not None else None
+        return self.settings.targets_path
 
-    def _load_targets(self) -> DriftFn | None:
+    def _load_targets(self) -> Targets | None:
         path = self.targets_path
         if path is None:
             return None
-        try:
-            from gc_tui.core.targets import load_targets
+        from gc_tui.core.targets import load_targets
 
-            targets = load_targets(path)
+        try:
+            return load_targets(path)
         except Exception as err:  # noqa: BLE001 - a bad targets file must not stop the audit
             self.targets_error = f"Targets file not loaded: {err}"
             return None
-        return self._use_targets(targets)
 
-    def _use_targets(self, targets: Targets) -> DriftFn:
+    def drift_fn(self) -> DriftFn | None:
+        targets = self.ops.targets
+        if targets is None:
+            return None
         from gc_tui.core.drift import drift_of
 
-        self.targets = targets
-        self.targets_error = None
         return lambda app_name, image: drift_of(app_name, image, targets)
 
     def _ask_unlock(self, notice: str | None = None) -> None:
-        options = self.options
+        settings = self.settings
         request = UnlockRequest(
-            vault=options.vault or options.config.vault,
-            keyfile=options.keyfile or options.config.keyfile,
-            group=options.group or options.config.group,
-            tag=options.tag or options.config.tag,
-            allow_slow=options.allow_slow,
-            hint=options.unlock_hint,
+            vault=settings.vault,
+            keyfile=settings.keyfile,
+            group=settings.group,
+            tag=settings.tag,
+            allow_slow=settings.allow_slow_vault,
+            hint=settings.unlock_hint,
             notice=notice,
         )
         password, self._auto_password = self._auto_password, None
@@ -166,22 +151,16 @@ class GcTuiApp(App[None]):
     def _unlocked(self, instances: list[Instance] | None) -> None:
         if instances is None:
             return
-        instances = self.options.config.apply_to(instances)
-        wanted = self.options.instance_names
-        if wanted:
-            known = {instance.name for instance in instances}
-            missing = [name for name in wanted if name not in known]
-            if missing:
-                self.notify(f"Not in the vault: {', '.join(missing)}", severity="warning",
-                            markup=False)
-            instances = [instance for instance in instances if instance.name in wanted]
-        self.instances = instances
-        self.session = FleetSession(
-            instances, self.options.config.client, ca_files=self.options.config.ca_files()
-        )
-        self.fleet = FleetModel([instance.name for instance in instances], self.drift_fn)
+        for warning in self.settings.config.unmatched_sections(instances):
+            self.notify(warning, severity="warning", markup=False, timeout=10)
+        try:
+            selected = self.ops.unlocked_with(instances)
+        except UnknownInstances as err:
+            self.notify(str(err), severity="error", markup=False, timeout=12)
+            return self._ask_unlock(notice=str(err))
+        self.fleet = FleetModel([instance.name for instance in selected], self.drift_fn(),
+                                targets=self.ops.targets)
         self._last_input = self.clock()
-        self.start_audit(None)
         self.fleet_screen.flush(force_header=True)
 
     @property
@@ -191,36 +170,59 @@ class GcTuiApp(App[None]):
                 return screen
         raise LookupError("the fleet screen is not mounted")
 
-    # -- the audit -----------------------------------------------------------------------
+    # -- what the operations tell ------------------------------------------------------------
 
-    def start_audit(self, names: Sequence[str] | None) -> None:
-        if self.session is None:
+    def _post_event(self, event: OpsEvent) -> None:
+        self.post_message(OpsMessage(event))
+
+    def on_ops_message(self, message: OpsMessage) -> None:
+        event = message.event
+        if isinstance(event, Locked):
+            self._locked(event.notice)
             return
-        self.auditing += 1
-        self.run_worker(
-            self._audit(self.session, None if names is None else tuple(names), self.epoch),
-            group="audit",
-            exit_on_error=False,
-        )
-
-    async def _audit(
-        self, session: FleetSession, names: tuple[str, ...] | None, epoch: int
-    ) -> None:
-        error: str | None = None
-        try:
-            async for audit in audit_stream(
-                session, names, concurrency=self.options.audit_concurrency
-            ):
-                self.post_message(AuditArrived(audit, epoch))
-        except Exception as err:  # noqa: BLE001 - shown, never raised: the type only
-            error = f"The audit stopped: {type(err).__name__}"
-        finally:
-            self.post_message(AuditEnded(names or (), epoch, error))
-
-    def on_audit_arrived(self, message: AuditArrived) -> None:
-        if message.epoch == self.epoch:
-            self.fleet.apply_audit(message.audit)
+        if not self.ops.current(event.epoch):
+            return  # from before a lock: what it says is gone with the credentials
+        if isinstance(event, AuditArrived):
+            self.fleet.apply_audit(event.audit)
             self.flush_soon()
+        elif isinstance(event, AuditEnded):
+            if event.error:
+                self.notify(event.error, severity="error", markup=False)
+            self.fleet_screen.flush(force_header=True)
+        elif isinstance(event, RowChanged):
+            self.fleet.apply_run_event(event.event, event.to_image)
+        elif isinstance(event, RunEnded):
+            self._run_ended(event)
+
+    def _run_ended(self, event: RunEnded) -> None:
+        engine = event.engine
+        if event.error:
+            self.notify(event.error, severity="error", markup=False)
+        for split in engine.splits:
+            self.notify(split.message, severity="warning", markup=False, timeout=15)
+        if engine.action == UPDATE_ACTION:
+            results = engine.final_results()
+            done = [row.instance for row in results if row.state is RowState.DONE]
+            if done:
+                self.notify(f"CapRover updated on {', '.join(done)}.", markup=False)
+            for row in results:
+                if row.state is not RowState.DONE:
+                    self.notify(f"CapRover update on {row.instance}: {row.state}"
+                                + (f": {row.error}" if row.error else ""),
+                                severity="error", markup=False, timeout=12)
+        self.fleet_screen.flush(force_header=True)
+
+    @property
+    def auditing(self) -> int:
+        return self.ops.auditing
+
+    @property
+    def instances(self) -> list[Instance]:
+        return self.ops.instances
+
+    @property
+    def engines(self) -> list[Engine]:
+        return self.ops.engines
 
     @property
     def rows_pending(self) -> bool:
@@ -242,21 +244,13 @@ class GcTuiApp(App[None]):
         else:
             self.call_later(self._flush_fleet)
 
-    def on_audit_ended(self, message: AuditEnded) -> None:
-        if message.epoch != self.epoch:
-            return
-        self.auditing = max(0, self.auditing - 1)
-        if message.error:
-            self.notify(message.error, severity="error", markup=False)
-        self.fleet_screen.flush(force_header=True)
-
     def refresh_fleet(self) -> None:
-        if self.session is None:
+        if not self.ops.unlocked:
             return
-        if self.auditing:
+        if self.ops.auditing:
             self.notify("An audit is already running.", markup=False)
             return
-        self.start_audit(None)
+        self.ops.start_audit(None)
         self.fleet_screen.flush(force_header=True)
 
     def retry_failed(self) -> None:
@@ -264,7 +258,7 @@ class GcTuiApp(App[None]):
         failed_instances = self.fleet.failed_instances()
         failed_rows = self.fleet.failed_deploy_keys()
         if failed_instances:
-            self.start_audit(failed_instances)
+            self.ops.start_audit(failed_instances)
         if failed_rows:
             self.fleet.unmark_all()
             self.fleet.set_marks(failed_rows, True)
@@ -281,13 +275,6 @@ class GcTuiApp(App[None]):
 
     # -- deploys -------------------------------------------------------------------------
 
-    def plan_options(self) -> PlanOptions:
-        return plan_options(
-            self.targets,
-            self.options.config.hold_repositories,
-            read_only=self.options.effective_read_only,
-        )
-
     def open_deploy(self, rows: Sequence[FleetRow], initial_image: str | None = None) -> None:
         if not rows:
             self.notify("Nothing to deploy: mark rows with space (or put the cursor on an app).",
@@ -300,111 +287,19 @@ class GcTuiApp(App[None]):
             ):
                 initial_image = next(iter(targets))  # retrying failed rows: same image
         self.push_screen(
-            DeployScreen(rows, dict(self.fleet.audits), self.plan_options(),
-                         initial_image=initial_image, busy=self.busy_instances()),
+            DeployScreen(rows, dict(self.fleet.audits), self.ops.plan_options(),
+                         initial_image=initial_image, busy=self.ops.busy_instances()),
             callback=self._deploy_confirmed,
         )
 
-    def busy_instances(self) -> dict[str, str]:
-        """Instances this session is changing now, and with what: the dialogs skip them.
-
-        The engines refuse such an instance anyway (``FleetSession.write_lock``); this lets
-        the dialog say so before anything is confirmed.
-        """
-        busy: dict[str, str] = {}
-        for engine in self.engines:
-            for row in engine.plan.rows:
-                if row.key not in engine.results:
-                    busy.setdefault(row.instance, "app deploys are running on it")
-        for update_engine in self.update_engines:
-            for update in update_engine.plan.rows:
-                if update.instance not in update_engine.results:
-                    busy[update.instance] = "its CapRover update is running"
-        if self.session is not None:
-            for name, what in self.session.busy_with.items():
-                busy.setdefault(name, f"busy with {what}")
-        return busy
-
     def _deploy_confirmed(self, plan: Plan | None) -> None:
-        if plan is not None:
-            self.start_deploy(plan)
-
-    def start_deploy(self, plan: Plan) -> None:
-        if self.session is None or self.options.effective_read_only:
-            return  # the dialog offers no Deploy button then; this is the second lock
-        to_images: dict[str, str | None] = {row.key: row.to_image for row in plan.rows}
-        to_images.update({row.key: row.to_image for row in plan.skipped})
-        epoch = self.epoch
-        # Rows still to end, per instance: once an instance's rows have all ended it is
-        # audited again at once, so its image and tag show the truth without waiting for the
-        # rest of the batch (at the default concurrency a 100-instance batch takes minutes).
-        unfinished: dict[str, set[str]] = {}
-        for row in plan.rows:
-            unfinished.setdefault(row.instance, set()).add(row.key)
-
-        def on_event(update: RowUpdate) -> None:
-            self.post_message(DeployRowChanged(update, to_images.get(update.key), epoch))
-            rows = unfinished.get(update.instance)
-            if rows is not None and update.state.final:
-                rows.discard(update.key)
-                if not rows:
-                    del unfinished[update.instance]
-                    self.post_message(InstanceDeployed(update.instance, epoch))
-
-        engine = DeployEngine(
-            self.session,
-            plan,
-            concurrency=self.options.deploy_concurrency,
-            timing=self.options.deploy_timing,
-            on_event=on_event,
-            log=DeployLog(self.options.log_path),
-        )
-        self.fleet.reset_deploys(to_images)
-        self.engines.append(engine)
-        self.run_worker(
-            self._run_engine(
-                engine, "The deploy", lambda error: DeployEnded(engine, epoch, error, unfinished)
-            ),
-            group="deploy",
-            exit_on_error=False,
-        )
+        if plan is None:
+            return
+        # Busy may have changed while the dialog was open: the same rule, once more.
+        engine = self.ops.start_deploy(skip_busy(plan, self.ops.busy_instances()))
+        if engine is not None:
+            self.fleet.reset_deploys(row.key for row in engine.plan.rows)
         self.fleet_screen.flush(force_header=True)
-
-    async def _run_engine(
-        self,
-        engine: DeployEngine | UpdateEngine,
-        what: str,
-        ended: Callable[[str | None], Message],
-    ) -> None:
-        """Run an engine in a worker; its end (and a crash, by type only) comes as a message."""
-        error: str | None = None
-        try:
-            await engine.run()
-        except Exception as err:  # noqa: BLE001 - the rows say what happened; the type only
-            error = f"{what} stopped: {type(err).__name__}"
-        finally:
-            self.post_message(ended(error))
-
-    def on_deploy_row_changed(self, message: DeployRowChanged) -> None:
-        if message.epoch == self.epoch:
-            self.fleet.apply_deploy(message.update, message.to_image)
-
-    def on_instance_deployed(self, message: InstanceDeployed) -> None:
-        if message.epoch == self.epoch:
-            # Re-read what the server runs now, so image and tag show the truth.
-            self.start_audit([message.instance])
-
-    def on_deploy_ended(self, message: DeployEnded) -> None:
-        if message.engine in self.engines:
-            self.engines.remove(message.engine)
-        if message.error:
-            self.notify(message.error, severity="error", markup=False)
-        if message.epoch == self.epoch and message.unfinished:
-            # Instances whose rows did not all report an end (a crash of the engine): read
-            # them again too. The others were read as soon as their rows ended.
-            self.start_audit(list(message.unfinished))
-        if self._lock_pending and not self.running_engines:
-            self.lock()
 
     # -- other screens -------------------------------------------------------------------
 
@@ -413,11 +308,10 @@ class GcTuiApp(App[None]):
 
     def _show_detail(self, screen: DetailScreen) -> None:
         row = self.fleet.rows.get(screen.key)
-        url = None
-        if row is not None and self.session is not None:
-            instance = self.session.instances.get(row.instance)
-            url = instance.url if instance is not None else None
-        screen.show(row, url, time.monotonic(), self._split_groups_of(row))
+        instance = None
+        if row is not None and self.ops.session is not None:
+            instance = self.ops.session.instances.get(row.instance)
+        screen.show(row, instance, time.monotonic(), self._split_groups_of(row))
 
     def _split_groups_of(self, row: FleetRow | None) -> list[str]:
         """The row's service groups that run more than one image on its instance."""
@@ -426,13 +320,10 @@ class GcTuiApp(App[None]):
         audit = self.fleet.audits.get(row.instance)
         if audit is None or not audit.ok:
             return []
-        from gc_tui.core.drift import instance_drift
         from gc_tui.core.groups import split_groups
 
-        if self.targets is not None:
-            splits = instance_drift(audit, self.targets, fleet_newest_caprover=None).split_groups
-        else:
-            splits = tuple(split_groups(audit.apps))
+        extra = self.ops.targets.groups if self.ops.targets is not None else {}
+        splits = split_groups(audit.apps, extra_groups=extra)
         return [
             split.detail for split in splits
             if any(member == row.app_name for member, _ in split.members)
@@ -509,8 +400,8 @@ class GcTuiApp(App[None]):
             self.notify(f"Not pinned: cannot write {path}: {err.strerror or err}",
                         severity="error", markup=False)
             return
-        self.drift_fn = self._use_targets(report.targets)
-        self.fleet.set_drift(self.drift_fn)
+        self.ops.targets = report.targets
+        self.fleet.set_drift(self.drift_fn(), targets=report.targets)
         self.fleet_screen.show_drift()
         self.notify(f"Pinned {len(report.changes)} target(s) in {path}.", markup=False)
 
@@ -523,18 +414,10 @@ class GcTuiApp(App[None]):
             self.notify("Nothing to update: mark rows with space (or put the cursor on one).",
                         markup=False)
             return
-        read_only = self.options.effective_read_only
+        read_only = self.settings.read_only
         audits = [self.fleet.audits[name] for name in names if name in self.fleet.audits]
-        plan = build_update_plan(audits, names, read_only=read_only)
-        busy = self.busy_instances()
-        plan = UpdatePlan(
-            tuple(row for row in plan.rows if row.instance not in busy),
-            tuple(
-                UpdateRow(row.instance, row.from_version, row.to_version, UpdateState.SKIPPED,
-                          f"busy: {busy[row.instance]}; update after it ends")
-                for row in plan.rows if row.instance in busy
-            ) + plan.skipped,
-        )
+        plan = skip_busy(build_update_plan(audits, names, read_only=read_only),
+                         self.ops.busy_instances())
         off_reason = (
             "Updating CapRover is off: gc-tui runs read-only (--read-only or read_only in "
             "the config)." if read_only else None
@@ -542,63 +425,10 @@ class GcTuiApp(App[None]):
         self.push_screen(UpdateScreen(plan, off_reason=off_reason),
                          callback=self._update_confirmed)
 
-    def _update_confirmed(self, plan: UpdatePlan | None) -> None:
+    def _update_confirmed(self, plan: Plan | None) -> None:
         if plan is not None:
-            self.start_update(plan)
-
-    def start_update(self, plan: UpdatePlan) -> None:
-        if self.session is None or self.options.effective_read_only or not plan.rows:
-            return  # the dialog offers no Update button then; this is the second lock
-        epoch = self.epoch
-
-        def on_event(update: UpdateRow) -> None:
-            self.post_message(UpdateRowChanged(update, time.monotonic(), epoch))
-
-        engine = UpdateEngine(
-            self.session,
-            UpdatePlan(plan.rows),  # the skipped ones were shown in the dialog, not run
-            concurrency=self.options.config.update_concurrency,
-            timing=self.options.update_timing,
-            on_event=on_event,
-            log=DeployLog(self.options.log_path),
-        )
-        self.update_engines.append(engine)
-        self.run_worker(
-            self._run_engine(
-                engine, "The CapRover update", lambda error: UpdateEnded(engine, epoch, error)
-            ),
-            group="caprover-update",
-            exit_on_error=False,
-        )
-        self.fleet_screen.flush(force_header=True)
-
-    def on_update_row_changed(self, message: UpdateRowChanged) -> None:
-        if message.epoch == self.epoch:
-            self.fleet.apply_update(message.update, message.at)
-
-    def on_update_ended(self, message: UpdateEnded) -> None:
-        engine = message.engine
-        if engine in self.update_engines:
-            self.update_engines.remove(engine)
-        if message.error:
-            self.notify(message.error, severity="error", markup=False)
-        results = engine.final_results()
-        done = [row.instance for row in results if row.state is UpdateState.DONE]
-        failed = [row for row in results if row.state is not UpdateState.DONE]
-        if done:
-            self.notify(f"CapRover updated on {', '.join(done)}.", markup=False)
-        for row in failed:
-            self.notify(f"CapRover update on {row.instance}: {row.state}"
-                        + (f": {row.error}" if row.error else ""),
-                        severity="error", markup=False, timeout=12)
-        if message.epoch == self.epoch:
-            self.start_audit([row.instance for row in engine.plan.rows])
-        if self._lock_pending and not self.running_engines:
-            self.lock()
-
-    @property
-    def running_engines(self) -> bool:
-        return bool(self.engines or self.update_engines)
+            self.ops.start_update(skip_busy(plan, self.ops.busy_instances()))
+            self.fleet_screen.flush(force_header=True)
 
     # -- the 4 Hz flush --------------------------------------------------------------------
 
@@ -621,70 +451,51 @@ class GcTuiApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, (events.Key, events.MouseDown)):
             self._last_input = self.clock()
-            self._lock_pending = False
+            self.ops.cancel_lock()
+            self._lock_noted = False
         await super().on_event(event)
 
     def _check_idle(self) -> None:
-        if self.session is None or self._lock_pending:
+        if not self.ops.unlocked or self.ops.lock_pending:
             return
-        if self.clock() - self._last_input >= self.options.lock_after_minutes * 60:
+        if self.clock() - self._last_input >= self.settings.lock_after_minutes * 60:
             self.lock()
 
     def lock(self) -> None:
-        """Drop every credential and everything the servers said; ask for the vault again.
+        if not self.ops.lock() and not self._lock_noted:
+            self._lock_noted = True
+            self.notify("Idle: locking when the running deploys and updates end.", markup=False)
 
-        Running deploys finish first (they hold tokens they need): the lock waits for them.
-        """
-        if self.running_engines:
-            if not self._lock_pending:
-                self._lock_pending = True
-                self.notify("Idle: locking when the running deploys and updates end.",
-                            markup=False)
-            return
-        self._lock_pending = False
-        self.epoch += 1
-        self.workers.cancel_group(self, "audit")
-        self.auditing = 0
-        session, self.session = self.session, None
-        self.instances = []
-        if session is not None:
-            session.forget_credentials()
-            self.run_worker(session.aclose(), group="close", exit_on_error=False)
+    def _locked(self, notice: str) -> None:
+        """Nothing that came from the servers or the vault stays on screen."""
         self.fleet.clear()
         while len(self.screen_stack) > 1 and not isinstance(self.screen, FleetScreen):
             self.pop_screen()
         self.fleet_screen.reset()
-        minutes = self.options.lock_after_minutes
-        self._ask_unlock(
-            notice=f"Locked after {minutes:g} minute(s) without a key press. Unlock again."
-        )
+        self._ask_unlock(notice=notice)
 
     # -- quitting --------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        if not self.running_engines:
+        question = self.ops.quit_question()
+        if question is None:
             self.exit()
             return
-        deploying = sum(
-            1 for engine in self.engines for row in engine.plan.rows
-            if row.key not in engine.results
-        )
-        updating = [
-            row.instance for engine in self.update_engines for row in engine.plan.rows
-            if row.instance not in engine.results
-        ]
         body = Text()
-        if deploying:
-            body.append(f"{deploying} row(s) are still deploying.\n", style="bold")
-        if updating:
-            body.append(f"CapRover is updating on {', '.join(updating)}.\n", style="bold")
+        if question.deploying_rows:
+            body.append(f"{question.deploying_rows} row(s) are still deploying.\n", style="bold")
+        if question.updating_instances:
+            body.append(f"CapRover is updating on {', '.join(question.updating_instances)}.\n",
+                        style="bold")
         body.append("\n")
         body.append(
-            "Quitting cancels what is still queued. Builds and CapRover updates already sent "
-            "keep running on their servers; the deploy log records every row as cancelled or "
-            "finished."
+            "Quitting stops what is still queued or being followed. What the servers already "
+            "received goes on there; every row's state is printed and journaled, and "
+            "gc-tui log --reconcile settles the rest later."
         )
-        title = "Quit while deploying?" if deploying else "Quit while CapRover updates?"
+        title = (
+            "Quit while deploying?" if question.deploying_rows else "Quit while CapRover updates?"
+        )
         self.push_screen(
             ConfirmScreen(title, body, "Quit anyway", "Keep running", id="confirm-quit"),
             callback=self._quit_confirmed,
@@ -692,11 +503,17 @@ class GcTuiApp(App[None]):
 
     def _quit_confirmed(self, answer: bool | None) -> None:
         if answer:
-            for engine in self.engines:
-                engine.cancel()
-            for update_engine in self.update_engines:
-                update_engine.cancel()
-            self.exit()
+            self.run_worker(self._stop_and_exit(None), group="exit", exit_on_error=False)
+
+    async def _stop_and_exit(self, code: int | None) -> None:
+        stopped = list(self.ops.engines)
+        await self.ops.stop_runs()
+        lines, incomplete = self.ops.exit_report(stopped)
+        self.exit_report = lines
+        self.exit(return_code=code if code is not None else incomplete)
+
+    async def on_unmount(self) -> None:
+        await self.ops.aclose()
 
     # -- palette ---------------------------------------------------------------------------
 
@@ -704,7 +521,7 @@ class GcTuiApp(App[None]):
         yield from super().get_system_commands(screen)
         yield from fleet_commands(self, screen)
 
-    # -- crashes: never print locals (keepass-and-security.md §0.7) ------------------------
+    # -- crashes: never print locals (docs/security.md) ------------------------------------
 
     def _handle_exception(self, error: Exception) -> None:
         # Same as Textual 8.2.8's, minus the ``__rich__`` path, which could render anything.
@@ -728,9 +545,9 @@ class GcTuiApp(App[None]):
         self._close_messages_no_wait()
 
 
-def make_app(options: TuiOptions) -> GcTuiApp:
+def make_app(settings: Settings) -> GcTuiApp:
     """The one constructor the CLI, the demo, the tests and the screenshots use."""
-    return GcTuiApp(options)
+    return GcTuiApp(settings)
 
 
 __all__ = ["GcTuiApp", "make_app"]

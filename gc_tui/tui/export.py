@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from gc_tui.core.deploylog import create_private
+from gc_tui.core.journal import create_private
 from gc_tui.core.text import printable
 from gc_tui.tui.fleet_model import FleetRow
 

@@ -12,36 +12,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property, lru_cache
-from typing import Any, Protocol
 
-from gc_tui.core.deploy import RowState, RowUpdate
+from gc_tui.core.drift import Drift, DriftState, compare_versions
+from gc_tui.core.engine import RowEvent, RowState
 from gc_tui.core.images import try_parse_image
 from gc_tui.core.model import AppInfo, InstanceAudit, InstanceStatus, VersionInfo
-from gc_tui.core.update import UpdateRow, UpdateState, parse_version
+from gc_tui.core.plan import row_key
+from gc_tui.core.targets import Targets
+from gc_tui.core.update import CAPROVER_APP, caprover_version
 from gc_tui.tui.filter import NO_FILTER, Field, Fields, Filter
 
 INSTANCE_ROW = "\x00"  # an app name no server can produce: the key of an instance's own row
 
 
-def app_row_key(instance: str, app: str) -> str:
-    return f"{instance}/{app}"  # same as gc_tui.core.plan.row_key, so deploy events match
-
-
 def instance_row_key(instance: str) -> str:
-    return f"{instance}/{INSTANCE_ROW}"
-
-
-class Drift(Protocol):
-    """What gc_tui.core.targets.drift_of returns; only these attributes are read."""
-
-    @property
-    def state(self) -> Any: ...
-
-    @property
-    def target(self) -> Any: ...
-
-    @property
-    def detail(self) -> Any: ...
+    return row_key(instance, INSTANCE_ROW)
 
 
 DriftFn = Callable[[str, str | None], Drift | None]  # (app name, deployed image) -> drift
@@ -50,6 +35,7 @@ DriftFn = Callable[[str, str | None], Drift | None]  # (app name, deployed image
 class RowKind(StrEnum):
     APP = "app"
     INSTANCE = "instance"  # an instance that failed the audit, or has no apps
+    MISSING = "missing"  # an app the targets name that this instance does not have
 
 
 class Tone(StrEnum):
@@ -83,7 +69,7 @@ class DeployStatus:
 class CapRoverUpdate:
     """A CapRover update of the row's instance, as the update engine last reported it."""
 
-    state: UpdateState
+    state: RowState
     from_version: str | None
     to_version: str | None
     updated_at: float  # monotonic
@@ -91,12 +77,7 @@ class CapRoverUpdate:
 
     @property
     def final(self) -> bool:
-        return self.state in _FINAL_UPDATE_STATES
-
-
-_FINAL_UPDATE_STATES = frozenset(
-    {UpdateState.DONE, UpdateState.FAILED, UpdateState.CANCELLED, UpdateState.SKIPPED}
-)
+        return self.state.final
 
 
 @dataclass(frozen=True)
@@ -105,26 +86,19 @@ class Status:
     tone: Tone
 
 
-_DEPLOY_TONES = {
-    RowState.QUEUED: Tone.ACTIVE,
-    RowState.DEPLOYING: Tone.ACTIVE,
+# Every state a run's row can reach, as a tone: the one table deploys and updates share.
+RUN_TONES = {
+    RowState.PLANNED: Tone.ACTIVE,
+    RowState.SENDING: Tone.ACTIVE,
+    RowState.SENT: Tone.ACTIVE,
+    RowState.NOT_SENT: Tone.FAILED,
     RowState.BUILDING: Tone.ACTIVE,
+    RowState.RESTARTING: Tone.ACTIVE,
     RowState.VERIFYING: Tone.ACTIVE,
     RowState.DONE: Tone.DONE,
     RowState.FAILED: Tone.FAILED,
     RowState.CANCELLED: Tone.FAILED,
     RowState.SKIPPED: Tone.MUTED,
-}
-
-_UPDATE_TONES = {
-    UpdateState.QUEUED: Tone.ACTIVE,
-    UpdateState.UPDATING: Tone.ACTIVE,
-    UpdateState.RESTARTING: Tone.ACTIVE,
-    UpdateState.VERIFYING: Tone.ACTIVE,
-    UpdateState.DONE: Tone.DONE,
-    UpdateState.FAILED: Tone.FAILED,
-    UpdateState.CANCELLED: Tone.FAILED,
-    UpdateState.SKIPPED: Tone.MUTED,
 }
 
 
@@ -140,10 +114,13 @@ class FleetRow:
     deploy: DeployStatus | None = None
     drift: Drift | None = None
     update: CapRoverUpdate | None = None  # a CapRover update of this row's instance
+    missing_app: str | None = None  # RowKind.MISSING: the target app absent here
 
     @property
     def app_name(self) -> str:
-        return self.app.name if self.app is not None else ""
+        if self.app is not None:
+            return self.app.name
+        return self.missing_app or ""
 
     @property
     def image(self) -> str | None:
@@ -170,11 +147,10 @@ class FleetRow:
         """
         if self.version is None or not self.version.latest:
             return None
-        current = parse_version(self.version.current)
-        latest = parse_version(self.version.latest)
-        if current is None or latest is None:
+        order = compare_versions(self.version.latest, self.version.current)
+        if order is None:
             return self.version.can_update or None
-        return latest > current
+        return order > 0
 
     @property
     def update_shown(self) -> bool:
@@ -198,6 +174,8 @@ class FleetRow:
         statuses = [self.status.word]
         if self.kind is RowKind.INSTANCE:
             statuses.append(str(self.instance_status))
+            if self.instance_status is not InstanceStatus.OK:
+                statuses.append("failed")  # as the header counts them, whatever the reason
         if self.manual:
             statuses.append("manual")
         if self.deploy is not None:
@@ -238,13 +216,15 @@ def image_parts(image: str) -> tuple[str, str]:
 def status_of(row: FleetRow) -> Status:
     """What the row is doing now: a deploy or CapRover update (the newer) wins over the audit."""
     if row.update is not None and row.update_shown:
-        return Status(f"caprover: {row.update.state}", _UPDATE_TONES[row.update.state])
+        return Status(f"caprover: {row.update.state}", RUN_TONES[row.update.state])
     if row.deploy is not None:
-        return Status(str(row.deploy.state), _DEPLOY_TONES[row.deploy.state])
+        return Status(str(row.deploy.state), RUN_TONES[row.deploy.state])
     if row.kind is RowKind.INSTANCE:
         if row.instance_status is InstanceStatus.OK:
             return Status("no apps", Tone.MUTED)
         return Status(str(row.instance_status).replace("_", " "), Tone.FAILED)
+    if row.kind is RowKind.MISSING:
+        return Status("missing", Tone.MANUAL)
     if row.app is not None and row.app.is_building:
         return Status("building", Tone.ACTIVE)
     if row.manual:
@@ -277,9 +257,16 @@ class Changes:
 
 
 class FleetModel:
-    def __init__(self, instance_order: Sequence[str] = (), drift: DriftFn | None = None) -> None:
+    def __init__(
+        self,
+        instance_order: Sequence[str] = (),
+        drift: DriftFn | None = None,
+        *,
+        targets: Targets | None = None,
+    ) -> None:
         self.instance_order = {name: index for index, name in enumerate(instance_order)}
         self.drift = drift
+        self.targets = targets  # its apps absent on an instance are shown as missing rows
         self.rows: dict[str, FleetRow] = {}
         self.audits: dict[str, InstanceAudit] = {}
         self.marks: set[str] = set()
@@ -298,7 +285,7 @@ class FleetModel:
             self.instance_order[name] = len(self.instance_order)
         self.audits[name] = audit
         update = self.updates.get(name)
-        if update is not None and update.state is UpdateState.DONE:
+        if update is not None and update.state is RowState.DONE:
             # The audit after a finished update shows the new version: "done" has said its piece.
             del self.updates[name]
         old_keys = {key for key, row in self.rows.items() if row.instance == name}
@@ -318,33 +305,48 @@ class FleetModel:
             self._changes.structure = True
         self._visible = None
 
-    def apply_deploy(self, update: RowUpdate, to_image: str | None = None) -> None:
-        row = self.rows.get(update.key)
-        if row is None:
-            return  # the row vanished in a re-audit; the deploy log still has it
+    def apply_run_event(self, event: RowEvent, to_image: str | None = None) -> None:
+        """A row of a deploy, rollback or CapRover update reached a state."""
+        if event.app == CAPROVER_APP:
+            self._apply_update(event, to_image)
+        else:
+            self._apply_deploy(event, to_image)
+
+    def _apply_deploy(self, event: RowEvent, to_image: str | None) -> None:
+        row = self.rows.get(event.key)
+        if row is None or event.state is RowState.SKIPPED:
+            return  # vanished in a re-audit (the journal still has it), or never ran
         previous = row.deploy
         if to_image is None and previous is not None:
             to_image = previous.to_image
-        log_tail = update.log_tail or (previous.log_tail if previous is not None else ())
-        started = update.started_at
-        if started is None and previous is not None and update.state is not RowState.QUEUED:
+        log_tail = event.log_tail or (previous.log_tail if previous is not None else ())
+        started = event.started_at
+        if started is None and previous is not None and event.state is not RowState.PLANNED:
             started = previous.started_at
-        self.rows[update.key] = replace(
+        self.rows[event.key] = replace(
             row,
-            deploy=DeployStatus(update.state, started, update.at, to_image, update.error, log_tail),
+            deploy=DeployStatus(event.state, started, event.at, to_image, event.error, log_tail),
         )
-        self._changes.cells.add(update.key)
+        self._changes.cells.add(event.key)
         self._visible = None
 
-    def apply_update(self, update: UpdateRow, at: float) -> None:
+    def _apply_update(self, event: RowEvent, to_image: str | None) -> None:
         """A CapRover update changed state: every row of its instance shows it."""
-        if update.state is UpdateState.SKIPPED:
+        if event.state is RowState.SKIPPED:
             return  # the dialog said why; a skipped instance keeps what it showed
-        status = CapRoverUpdate(update.state, update.from_version, update.to_version, at,
-                                update.error)
-        self.updates[update.instance] = status
+        audit = self.audits.get(event.instance)
+        current = audit.version.current if audit is not None and audit.version else None
+        previous = self.updates.get(event.instance)
+        status = CapRoverUpdate(
+            event.state,
+            previous.from_version if previous is not None else current,
+            caprover_version(to_image),
+            event.at,
+            event.error,
+        )
+        self.updates[event.instance] = status
         for key, row in list(self.rows.items()):
-            if row.instance == update.instance:
+            if row.instance == event.instance:
                 self.rows[key] = replace(row, update=status)
                 self._changes.cells.add(key)
         self._visible = None
@@ -360,12 +362,11 @@ class FleetModel:
                 self._changes.cells.add(key)
         self._visible = None
 
-    def set_drift(self, drift: DriftFn | None) -> None:
+    def set_drift(self, drift: DriftFn | None, *, targets: Targets | None = None) -> None:
         self.drift = drift
-        for key, row in list(self.rows.items()):
-            self.rows[key] = replace(row, drift=self._drift_of(row.app))
-            self._changes.cells.add(key)
-        self._visible = None
+        self.targets = targets
+        for audit in list(self.audits.values()):
+            self.apply_audit(audit)  # missing rows come and go with the targets
 
     def set_filter(self, new_filter: Filter) -> None:
         if new_filter != self.filter:
@@ -495,7 +496,7 @@ class FleetModel:
                 continue  # a server listing an app twice must not break the table's keys
             seen.add(app.name)
             yield FleetRow(
-                key=app_row_key(name, app.name),
+                key=row_key(name, app.name),
                 kind=RowKind.APP,
                 instance=name,
                 instance_status=audit.status,
@@ -514,6 +515,20 @@ class FleetModel:
                 version=audit.version,
                 update=update,
             )
+        if audit.ok and self.targets is not None:
+            for app_name, target in self.targets.images.items():
+                if app_name in seen:
+                    continue
+                yield FleetRow(
+                    key=row_key(name, app_name),
+                    kind=RowKind.MISSING,
+                    instance=name,
+                    instance_status=audit.status,
+                    version=audit.version,
+                    drift=Drift(DriftState.MISSING, target, "not on this instance"),
+                    update=update,
+                    missing_app=app_name,
+                )
 
     def _drift_of(self, app: AppInfo | None) -> Drift | None:
         if self.drift is None or app is None:

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from vaults import DEFAULT_PASSWORD, make_vault
 
-from gc_tui.core.deploy import Timing
+from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.secret import Secret
 from gc_tui.demo.catalog import demo_instances, demo_vault_entries
 from gc_tui.demo.fleet import FakeFleetThread
 from gc_tui.demo.instance import FakeInstance
+from gc_tui.settings import Settings
 from gc_tui.tui.app import GcTuiApp, make_app
-from gc_tui.tui.options import TuiOptions
 
-FAST_TIMING = Timing(poll_interval=0.05, settle_seconds=0.1, busy_retry_first=0.05,
+FAST_TIMING = DeployTiming(poll_interval=0.05, settle_seconds=0.1, busy_retry_first=0.05,
                      busy_retry_max=0.1, busy_give_up=2.0, build_deadline=20.0)
 SIZE = (140, 40)
 
@@ -32,15 +32,15 @@ class Fleet:
     def instance(self, name: str) -> FakeInstance:
         return self.thread.instance(name)
 
-    def options(self, **changes: Any) -> TuiOptions:
-        base = TuiOptions(vault=self.vault, group="CapRover", deploy_timing=FAST_TIMING,
-                          log_path=self.vault.parent / "deploys.jsonl")
+    def settings(self, **changes: Any) -> Settings:
+        base = Settings(vault=self.vault, group="CapRover", deploy_timing=FAST_TIMING,
+                        journal_path=self.vault.parent / "deploys.jsonl")
         return replace(base, **changes)
 
     def app(self, *, unlock: bool = True, **changes: Any) -> GcTuiApp:
         if unlock:
             changes.setdefault("password", Secret(DEFAULT_PASSWORD))
-        return make_app(self.options(**changes))
+        return make_app(self.settings(**changes))
 
 
 def start_fleet(
@@ -160,17 +160,38 @@ def canned_audits() -> list[Any]:
 
 async def load_canned(pilot: Any, audits: list[Any] | None = None) -> None:
     """Skip the unlock screen and feed canned audits through the App's own handlers."""
+    from gc_tui.core.operations import AuditArrived
     from gc_tui.tui.fleet_model import FleetModel
-    from gc_tui.tui.messages import AuditArrived
+    from gc_tui.tui.messages import OpsMessage
     from gc_tui.tui.screens.unlock import UnlockScreen
 
     app = pilot.app
     audits = canned_audits() if audits is None else audits
     if isinstance(app.screen, UnlockScreen):
         app.pop_screen()
-    app.instances = [audit.instance for audit in audits]
-    app.fleet = FleetModel([audit.instance.name for audit in audits], app.drift_fn)
+    app.ops.instances = [audit.instance for audit in audits]
+    app.fleet = FleetModel([audit.instance.name for audit in audits], app.drift_fn(),
+                           targets=app.targets)
     for audit in audits:
-        app.on_audit_arrived(AuditArrived(audit, app.epoch))
+        app.on_ops_message(OpsMessage(AuditArrived(audit, app.ops.epoch)))
     app.fleet_screen.flush(force_header=True)
     await pilot.pause()
+
+
+# -- run events, as the engines emit them ------------------------------------------------------
+
+
+def deploy_event(key: str, state: Any, *, at: float = 0.0, started_at: float | None = None,
+                 error: str | None = None) -> Any:
+    from gc_tui.core.engine import RowEvent
+
+    instance, _, app_name = key.partition("/")
+    return RowEvent("run", "deploy", key, instance, app_name, state, error, (), started_at, at)
+
+
+def update_event(instance: str, state: Any, *, at: float = 0.0, error: str | None = None) -> Any:
+    from gc_tui.core.engine import RowEvent
+    from gc_tui.core.update import CAPROVER_APP, UPDATE_ACTION
+
+    return RowEvent("run", UPDATE_ACTION, f"{instance}/{CAPROVER_APP}", instance, CAPROVER_APP,
+                    state, error, (), None, at)

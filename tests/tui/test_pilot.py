@@ -348,7 +348,7 @@ class TestIdleLock:
             await wait_for(pilot, lambda: audited(app))
             await pilot.press("space")
             await wait_for(pilot, lambda: isinstance(app.screen, UnlockScreen), timeout=5)
-            assert app.session is None and app.instances == []
+            assert app.ops.session is None and app.instances == []
             assert app.fleet.rows == {} and app.fleet.marks == set()
             assert app.fleet_screen.table.row_count == 0
             notice = str(app.screen.query_one("#unlock-notice", Static).render())

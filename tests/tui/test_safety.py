@@ -11,7 +11,7 @@ from textual import work
 from gc_tui.demo.catalog import make_app as make_fake_app
 from gc_tui.demo.instance import FakeInstance
 from gc_tui.tui.app import GcTuiApp
-from gc_tui.tui.options import TuiOptions
+from gc_tui.settings import Settings
 from gc_tui.tui.screens.detail import DetailScreen
 from tests.tui.conftest import SIZE, audited, start_fleet, wait_for
 
@@ -83,7 +83,7 @@ class TestCrashReport:
     """A crash shows where it happened, never locals or exception messages."""
 
     async def test_crash_prints_no_secret(self) -> None:
-        app = CrashingApp(TuiOptions())
+        app = CrashingApp(Settings())
         output = io.StringIO()
         app.error_console = Console(file=output, width=120, force_terminal=False)
         try:

@@ -11,14 +11,14 @@ from typing import Any
 from textual.widgets import Input
 
 from gc_tui.tui.app import make_app
-from gc_tui.tui.options import TuiOptions
+from gc_tui.settings import Settings
 from tests.tui.conftest import load_canned
 
 SNAP_SIZE = (120, 34)
 
 
 def app_for_snapshot(**changes: Any):
-    options = TuiOptions(vault=Path("fleet.kdbx"), unlock_hint="Demo vault password: demo-only",
+    options = Settings(vault=Path("fleet.kdbx"), unlock_hint="Demo vault password: demo-only",
                          **changes)
     return make_app(options)
 

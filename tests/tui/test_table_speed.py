@@ -7,8 +7,7 @@ from types import SimpleNamespace
 
 from textual.widgets import DataTable
 
-from gc_tui.core.deploy import RowState, RowUpdate
-from gc_tui.core.update import UpdateRow, UpdateState
+from gc_tui.core.engine import RowState
 from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_model import FleetModel
 from gc_tui.tui.widgets.fleet_table import (
@@ -18,7 +17,7 @@ from gc_tui.tui.widgets.fleet_table import (
     CellMaker,
     render_row,
 )
-from tests.tui.conftest import canned_audits, load_canned
+from tests.tui.conftest import canned_audits, deploy_event, load_canned, update_event
 from tests.tui.test_model import audit
 
 HOSTILE = "x[/bold] [red]\x1b]0;title\x07y\u202e"
@@ -38,14 +37,14 @@ def busy_model() -> FleetModel:
     for item in audits:
         model.apply_audit(item)
     keys = [key for key in model.ordered_keys() if model.markable(key)]
-    states = [RowState.QUEUED, RowState.BUILDING, RowState.DONE, RowState.FAILED,
+    states = [RowState.PLANNED, RowState.BUILDING, RowState.DONE, RowState.FAILED,
               RowState.CANCELLED, RowState.SKIPPED]
     for index, key in enumerate(keys[:: 3]):
         instance, _, app_name = key.partition("/")
-        model.apply_deploy(RowUpdate(key, instance, app_name, states[index % len(states)],
-                                     started_at=1.0, at=2.0, error="boom [/x]"), "repo/x:1")
-    model.apply_update(UpdateRow(keys[0].partition("/")[0], "1.14.0", "1.15.3",
-                                 UpdateState.RESTARTING), at=3.0)
+        model.apply_run_event(deploy_event(key, states[index % len(states)], started_at=1.0,
+                                           at=2.0, error="boom [/x]"), "repo/x:1")
+    model.apply_run_event(update_event(keys[0].partition("/")[0], RowState.RESTARTING, at=3.0),
+                          "caprover/caprover:1.15.3")
     model.set_marks(keys[1::4], True)
     return model
 
@@ -99,17 +98,16 @@ class TestFilterMemo:
 class TestTableDrawing:
     async def test_cells_render_as_datatable_renders_them(self) -> None:
         from gc_tui.tui.app import make_app
-        from gc_tui.tui.options import TuiOptions
+        from gc_tui.settings import Settings
 
-        app = make_app(TuiOptions())
+        app = make_app(Settings())
         async with app.run_test(size=(160, 50)) as pilot:
             await load_canned(pilot)
             model = app.fleet
             keys = [key for key in model.ordered_keys() if model.markable(key)]
             model.set_marks(keys[:3], True)
             instance, _, app_name = keys[4].partition("/")
-            model.apply_deploy(RowUpdate(keys[4], instance, app_name, RowState.BUILDING,
-                                         started_at=1.0, at=1.0))
+            model.apply_run_event(deploy_event(keys[4], RowState.BUILDING, started_at=1.0, at=1.0))
             app.fleet_screen.flush()
             await pilot.pause()
             table = app.fleet_screen.table
@@ -130,9 +128,9 @@ class TestTableDrawing:
 
     async def test_typed_filter_applies_without_enter_and_keeps_the_cursor(self) -> None:
         from gc_tui.tui.app import make_app
-        from gc_tui.tui.options import TuiOptions
+        from gc_tui.settings import Settings
 
-        app = make_app(TuiOptions())
+        app = make_app(Settings())
         async with app.run_test(size=(160, 50)) as pilot:
             await load_canned(pilot)
             table = app.fleet_screen.table
@@ -152,16 +150,17 @@ class TestTableDrawing:
 
     async def test_arriving_rows_flush_before_the_tick_and_lock_forgets_cells(self) -> None:
         from gc_tui.tui.app import make_app
-        from gc_tui.tui.messages import AuditArrived
-        from gc_tui.tui.options import TuiOptions
+        from gc_tui.core.operations import AuditArrived
+        from gc_tui.tui.messages import OpsMessage
+        from gc_tui.settings import Settings
 
-        app = make_app(TuiOptions())
+        app = make_app(Settings())
         async with app.run_test(size=(160, 50)) as pilot:
             await load_canned(pilot, [])
             table = app.fleet_screen.table
             app._last_flush = 0.0  # long ago: the next rows go out at once
             first = canned_audits()[0]
-            app.on_audit_arrived(AuditArrived(first, app.epoch))
+            app.on_ops_message(OpsMessage(AuditArrived(first, app.ops.epoch)))
             assert app._flush_pending
             await pilot.pause()
             assert not app._flush_pending

@@ -10,9 +10,19 @@ import pytest
 from textual.widgets import Button, Input, Static
 
 from gc_tui.core.targets import load_targets, save_targets, targets_from_mapping
-from gc_tui.core.update import UpdateState, UpdateTiming
+from gc_tui.core.engine import RowState
+from gc_tui.core.plan import Plan, PlanRow
+from gc_tui.settings import Settings
+from gc_tui.core.operations import RowChanged
+from gc_tui.core.update import (
+    CAPROVER_APP,
+    UPDATE_ACTION,
+    UpdateTiming,
+    caprover_image,
+    caprover_version,
+)
 from gc_tui.demo.catalog import demo_fleet_data
-from gc_tui.tui.messages import UpdateRowChanged
+from gc_tui.tui.messages import OpsMessage
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
@@ -79,24 +89,29 @@ class TestCapRoverUpdate:
             await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
             dialog = app.screen
             assert dialog.query_one("#cancel", Button).has_focus
-            assert [(r.instance, r.from_version, r.to_version) for r in dialog.plan.rows] == [
-                (OLD, "1.13.1", "1.15.3")
-            ]
+            assert [
+                (r.instance, caprover_version(r.from_image), caprover_version(r.to_image))
+                for r in dialog.plan.rows
+            ] == [(OLD, "1.13.1", "1.15.3")]
             assert [r.instance for r in dialog.plan.skipped] == ["staging"]
             listed = table_text(dialog, "#update-table")
             assert "1.13.1 → 1.15.3" in listed and "already on the latest version" in listed
             assert text_of(dialog, "#update-warning") == RESTART_WARNING
             plan = dialog.plan
             await pilot.click("#update")
-            await wait_for(pilot, lambda: not app.update_engines and audited(app), timeout=20)
+            await wait_for(pilot, lambda: not app.engines and audited(app), timeout=20)
             sent = update_fleet.thread.call(update_fleet.instance(OLD).update_requests)
-            assert sent == [row.to_version for row in plan.rows]
+            assert sent == [caprover_version(row.to_image) for row in plan.rows]
             for instance in update_fleet.instances:
                 if instance.name != OLD:
                     assert update_fleet.thread.call(instance.update_requests) == []
-            states = [m.update.state for m in seen if isinstance(m, UpdateRowChanged)]
-            assert states == [UpdateState.QUEUED, UpdateState.UPDATING, UpdateState.RESTARTING,
-                              UpdateState.VERIFYING, UpdateState.DONE]
+            states = [
+                m.event.event.state for m in seen
+                if isinstance(m, OpsMessage) and isinstance(m.event, RowChanged)
+                and m.event.event.action == UPDATE_ACTION
+            ]
+            assert states == [RowState.PLANNED, RowState.SENDING, RowState.SENT,
+                              RowState.RESTARTING, RowState.VERIFYING, RowState.DONE]
             # re-audited: the new version, no arrow, and the status is the app's own again
             row = app.fleet.rows[f"{OLD}/explorer"]
             assert row.version is not None and row.version.current == "1.15.3"
@@ -119,7 +134,7 @@ class TestCapRoverUpdate:
                 dialog = app.screen
                 assert dialog.plan.rows == ()
                 (skipped,) = dialog.plan.skipped
-                assert skipped.instance == OLD and "app deploys are running" in skipped.error
+                assert skipped.instance == OLD and "app deploys are running" in skipped.reason
                 assert "app deploys are running" in table_text(dialog, "#update-table")
                 assert not dialog.query("#update")  # nothing to confirm
                 await pilot.press("escape")
@@ -160,7 +175,7 @@ class TestCapRoverUpdate:
                 assert f"CapRover is updating on {OLD}" in text_of(app.screen, ".dialog-body")
                 assert app.screen.query_one("#no", Button).has_focus
                 await pilot.press("escape")
-                await wait_for(pilot, lambda: not app.update_engines, timeout=20)
+                await wait_for(pilot, lambda: not app.engines, timeout=20)
                 assert app.is_running
             assert fleet.thread.call(fleet.instance(OLD).deploy_requests) == []
             assert fleet.thread.call(fleet.instance(OLD).update_requests) == ["1.15.3"]
@@ -176,10 +191,10 @@ class TestCapRoverUpdate:
             assert not dialog.query("#update")
             assert "read-only" in text_of(dialog, "#read-only-reason")
             assert "read-only" in table_text(dialog, "#update-table")
-            app.start_update(dialog.plan)  # even called directly, nothing is sent
+            app.ops.start_update(dialog.plan)  # even called directly, nothing is sent
             await pilot.press("escape")
             await pilot.pause(0.3)
-            assert not app.update_engines
+            assert not app.engines
         assert update_fleet.thread.call(update_fleet.instance(OLD).update_requests) == []
 
 
@@ -302,20 +317,36 @@ class TestCli:
         built: list[Any] = []
 
         class NotRun:
+            exit_report: list[str] = []
+            return_code = 0
+
             def run(self) -> None:
                 pass
 
-        def fake_make_app(options):
-            built.append(options)
+        def fake_make_app(settings):
+            built.append(settings)
             return NotRun()
 
         monkeypatch.setattr(tui_app, "make_app", fake_make_app)
         timing = UpdateTiming(poll_interval=0.5)
-        vault = str(tmp_path / "v.kdbx")
-        assert cli.run(["tui", "--vault", vault, "--allow-slow-vault"], update_timing=timing) == 0
-        assert cli.run(["tui", "--vault", vault]) == 0
-        assert built[0].allow_slow is True and built[0].update_timing == timing
-        assert built[1].allow_slow is False and built[1].update_timing == UpdateTiming()
+        vault = tmp_path / "v.kdbx"
+        vault.write_bytes(b"")
+        base = Settings(update_timing=timing)
+        assert cli.run(["tui", "--vault", str(vault), "--allow-slow-vault"], base=base) == 0
+        assert cli.run(["tui", "--vault", str(vault)]) == 0
+        assert built[0].allow_slow_vault is True and built[0].update_timing == timing
+        assert built[1].allow_slow_vault is False and built[1].update_timing == UpdateTiming()
+
+
+def update_plan(names: list[str]) -> Plan:
+    return Plan(
+        tuple(
+            PlanRow(name, CAPROVER_APP, caprover_image("1.14.0"), caprover_image("1.15.3") or "")
+            for name in names
+        ),
+        (),
+        UPDATE_ACTION,
+    )
 
 
 class TestBigUpdateNeedsTheCount:
@@ -326,10 +357,8 @@ class TestBigUpdateNeedsTheCount:
         from textual.app import App
 
         from gc_tui.core.plan import CONFIRM_COUNT_ABOVE
-        from gc_tui.core.update import UpdatePlan, UpdateRow
-
         count = CONFIRM_COUNT_ABOVE + 2
-        plan = UpdatePlan(tuple(UpdateRow(f"gc-{n:02d}", "1.14.0", "1.15.3") for n in range(count)))
+        plan = update_plan([f"gc-{n:02d}" for n in range(count)])
         results: list[object] = []
 
         class Host(App[None]):
@@ -358,9 +387,7 @@ class TestBigUpdateNeedsTheCount:
     async def test_a_small_update_needs_no_count(self) -> None:
         from textual.app import App
 
-        from gc_tui.core.update import UpdatePlan, UpdateRow
-
-        plan = UpdatePlan((UpdateRow("gc-01", "1.14.0", "1.15.3"),))
+        plan = update_plan(["gc-01"])
 
         class Host(App[None]):
             def on_mount(self) -> None:

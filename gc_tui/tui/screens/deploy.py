@@ -26,8 +26,8 @@ from gc_tui.core.plan import (
     Plan,
     PlanError,
     PlanOptions,
-    SkippedRow,
     build_plan,
+    skip_busy,
 )
 from gc_tui.tui.fleet_model import FleetRow
 from gc_tui.tui.safe import safe_text
@@ -63,19 +63,6 @@ def read_only_reason(rows: Sequence[FleetRow], audits: dict[str, InstanceAudit],
     ):
         return "Deploying is off: every selected instance is read-only in the config."
     return None
-
-
-def skip_busy(plan: Plan, busy: Mapping[str, str]) -> Plan:
-    """Rows on an instance this session is changing (a CapRover update) move to skipped."""
-    if not busy:
-        return plan
-    moved = tuple(
-        SkippedRow(row.instance, row.app, row.from_image, row.to_image,
-                   f"busy: {busy[row.instance]}", row.group, row.added_by_group)
-        for row in plan.rows if row.instance in busy
-    )
-    kept = tuple(row for row in plan.rows if row.instance not in busy)
-    return Plan(kept, moved + plan.skipped, plan.action)
 
 
 class DeployScreen(ModalScreen[Plan | None]):

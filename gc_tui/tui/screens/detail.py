@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from gc_tui.core.model import Instance
 from gc_tui.tui.fleet_model import FleetRow, RowKind, Tone
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.fleet_table import TONE_STYLES, format_elapsed
@@ -25,16 +26,22 @@ def _field(text: Text, label: str, value: object, style: str = "") -> None:
 
 
 def detail_text(
-    row: FleetRow, url: str | None, now: float, *, split_groups: Sequence[str] = ()
+    row: FleetRow, instance: Instance | None, now: float, *, split_groups: Sequence[str] = ()
 ) -> Text:
     """Everything known about the row; server text through safe_text, never markup.
 
-    ``split_groups``: this row's service groups whose members run different images.
+    ``instance``: the vault's instance (its URL and warnings: an internationalised host's
+    punycode name, plain HTTP, an expired entry). ``split_groups``: this row's service
+    groups whose members run different images.
     """
     text = Text()
     _field(text, "Instance", row.instance)
-    if url:
-        _field(text, "URL", url)
+    if instance is not None:
+        _field(text, "URL", instance.url)
+        if instance.entry_path:
+            _field(text, "Vault entry", instance.entry_path)
+        for warning in instance.warnings:
+            _field(text, "Warning", warning, "bold")
     _field(text, "Audit", str(row.instance_status).replace("_", " "))
     if row.instance_error:
         _field(text, "Reason", row.instance_error, "bold red")
@@ -133,14 +140,14 @@ class DetailScreen(Screen[None]):
         yield Footer(compact=True)
 
     def show(
-        self, row: FleetRow | None, url: str | None, now: float,
+        self, row: FleetRow | None, instance: Instance | None, now: float,
         split_groups: Sequence[str] = (),
     ) -> None:
         body = self.query_one("#detail-body", Static)
         if row is None:
             body.update(Text("This row is gone (the instance was audited again).", style="dim"))
         else:
-            body.update(detail_text(row, url, now, split_groups=split_groups))
+            body.update(detail_text(row, instance, now, split_groups=split_groups))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

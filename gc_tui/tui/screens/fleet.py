@@ -77,7 +77,7 @@ class FleetScreen(Screen[None]):
             app.fleet.counts(),
             app.fleet.filter,
             auditing=app.auditing,
-            read_only=app.options.effective_read_only,
+            read_only=app.settings.read_only,
         )
 
     def show_drift(self) -> None:
@@ -179,7 +179,7 @@ class FleetScreen(Screen[None]):
         off = [
             key
             for key in model.visible_keys()
-            if (drift := model.rows[key].drift) is not None and getattr(drift, "differs", False)
+            if (drift := model.rows[key].drift) is not None and drift.differs
         ]
         model.set_marks(off, True)
         self.flush(force_header=True)

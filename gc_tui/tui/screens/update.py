@@ -15,7 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
-from gc_tui.core.update import UpdatePlan
+from gc_tui.core.plan import Plan
+from gc_tui.core.update import caprover_version
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.count_gate import CountGate
 
@@ -23,10 +24,10 @@ NOTE_WIDTH = 58
 RESTART_WARNING = "Apps may be unreachable for a short time while CapRover restarts."
 
 
-class UpdateScreen(ModalScreen[UpdatePlan | None]):
+class UpdateScreen(ModalScreen[Plan | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="update.cancel")]
 
-    def __init__(self, plan: UpdatePlan, *, off_reason: str | None = None) -> None:
+    def __init__(self, plan: Plan, *, off_reason: str | None = None) -> None:
         super().__init__(id="update-screen")
         self.plan = plan
         self.off_reason = off_reason  # read-only: why updating is off altogether
@@ -66,15 +67,16 @@ class UpdateScreen(ModalScreen[UpdatePlan | None]):
         table.add_column("CAPROVER", width=20, key="change")
         table.add_column("NOTE", width=NOTE_WIDTH, key="note")
         for row in self.plan.rows:
-            change = safe_text(row.from_version or "?", 9)
+            change = safe_text(caprover_version(row.from_image) or "?", 9)
             change.append(" → ")
-            change.append_text(safe_text(row.to_version or "?", 9, style="bold"))
+            change.append_text(safe_text(caprover_version(row.to_image) or "?", 9, style="bold"))
             table.add_row(safe_text(row.instance, 16), change, Text("will update"))
-        for row in self.plan.skipped:
-            change = safe_text(row.from_version or "", 9, style="dim")
-            note = safe_text(f"skipped: {row.error}", style="dim", wrap=True)
+        for skipped in self.plan.skipped:
+            change = safe_text(caprover_version(skipped.from_image) or "", 9, style="dim")
+            note = safe_text(f"skipped: {skipped.reason}", style="dim", wrap=True)
             lines = len(note.wrap(self.app.console, NOTE_WIDTH))
-            table.add_row(safe_text(row.instance, 16, style="dim"), change, note, height=lines)
+            table.add_row(safe_text(skipped.instance, 16, style="dim"), change, note,
+                          height=lines)
         gate = self.query_one(CountGate)
         gate.require(len(self.plan.rows), enabled=self.can_update)
         self._count_changed()

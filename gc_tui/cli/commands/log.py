@@ -1,0 +1,121 @@
+"""``gc-tui log``: the journal's runs, and ``--reconcile`` to settle what a crash left open."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gc_tui.cli.context import EXIT_INCOMPLETE, EXIT_OK, Context, UsageError
+from gc_tui.core.journal import JournalRow, JournalRun, read_journal
+from gc_tui.core.text import printable
+
+
+def chosen_runs(ctx: Context) -> list[JournalRun]:
+    contents = read_journal(ctx.settings.journal_path)
+    if contents.unreadable_lines:
+        ctx.err(f"warning: {contents.unreadable_lines} line(s) of the journal could not be read")
+    runs = list(contents.runs)
+    if ctx.args.run:
+        runs = [run for run in runs if run.run_id == ctx.args.run]
+        if not runs:
+            raise UsageError(f"no run {ctx.args.run!r} in the journal")
+    elif ctx.args.last:
+        runs = runs[:1]
+    return runs
+
+
+def cmd_log(ctx: Context) -> int:
+    runs = chosen_runs(ctx)
+    if ctx.args.reconcile:
+        return _reconcile(ctx, [run for run in runs if run.unsettled])
+    shown = [(run, _rows(ctx, run)) for run in runs]
+    shown = [(run, rows) for run, rows in shown if rows or not ctx.args.unsettled]
+    if ctx.args.format == "json":
+        from gc_tui.report import render_json
+
+        ctx.out(render_json({"runs": [run.as_json(rows) for run, rows in shown]}))
+    else:
+        ctx.out(log_table(shown) if shown else "(no runs in the journal)")
+    return EXIT_OK
+
+
+def _rows(ctx: Context, run: JournalRun) -> list[JournalRow]:
+    rows = list(run.rows.values())
+    return [row for row in rows if not row.settled] if ctx.args.unsettled else rows
+
+
+def log_table(shown: Sequence[tuple[JournalRun, Sequence[JournalRow]]]) -> str:
+    lines: list[str] = []
+    for run, rows in shown:
+        open_rows = sum(1 for row in run.rows.values() if not row.settled)
+        note = f", {open_rows} unsettled" if open_rows else ""
+        lines.append(
+            f"run {run.run_id}  {run.action}  {run.started_at}  "
+            f"{printable(run.user or '?')}  {len(run.rows)} row(s){note}"
+        )
+        for row in rows:
+            error = f"  ({printable(row.error, 200)})" if row.error else ""
+            lines.append(
+                f"  {row.state:<10} {printable(row.instance)} / {printable(row.app)}: "
+                f"{printable(row.from_image or '(none)')} -> {printable(row.to_image or '(none)')}"
+                f"{error}"
+            )
+        for split in run.splits:
+            lines.append(f"  warning: {printable(str(split.get('message', '')))}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
+    from gc_tui.core.eventloop import run
+    from gc_tui.core.journal import Journal
+    from gc_tui.core.reconcile import OPEN, Settlement, reconcile
+
+    if not runs:
+        ctx.err("nothing to reconcile: every row of the chosen runs is settled")
+        return EXIT_OK
+    instances = ctx.instances()
+
+    async def main() -> list[Settlement]:
+        async with ctx.session(instances) as session:
+            return await reconcile(session, runs)
+
+    settlements = run(main())
+    journal = Journal(ctx.settings.journal_path)
+    journal.append_all(
+        {
+            "type": "row",
+            "run": settlement.run_id,
+            "instance": settlement.row.instance,
+            "app": settlement.row.app,
+            "state": settlement.state,
+            "error": settlement.error,
+            "log_tail": list(settlement.log_tail),
+            "reconciled": True,
+        }
+        for settlement in settlements
+        if settlement.settled
+    )
+    if ctx.args.format == "json":
+        from gc_tui.report import render_json
+
+        ctx.out(render_json({"rows": [settlement.as_json() for settlement in settlements]}))
+    else:
+        lines = ["Reconciled:"]
+        for settlement in settlements:
+            state = "still open" if settlement.state == OPEN else settlement.state
+            reason = f" ({printable(settlement.error, 300)})" if settlement.error else ""
+            lines.append(
+                f"  {state:<10} {printable(settlement.row.instance)} / "
+                f"{printable(settlement.row.app)}{reason}"
+            )
+            for line in settlement.log_tail[-5:]:
+                lines.append(f"      | {printable(line, 200)}")
+        ctx.out("\n".join(lines))
+    ended = {(s.run_id, s.row.key): s.state for s in settlements}
+    every_row_done = all(
+        ended.get((one.run_id, row.key), row.state) == "done"
+        for one in runs
+        for row in one.rows.values()
+        if row.state != "skipped"
+    )
+    return EXIT_OK if every_row_done else EXIT_INCOMPLETE

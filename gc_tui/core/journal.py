@@ -1,0 +1,264 @@
+"""The deploy journal: every run's plan and every row's transitions, one JSON object per line.
+
+A run that dies (kill -9, a dropped SSH session, a double Ctrl-C) must leave enough behind to
+tell "sent" from "never sent" without auditing every instance by hand. So each transition is
+appended and fsynced as it happens, and ``sending`` is on disk before the request leaves.
+Appends hold an advisory lock (flock) so two gc-tui processes never interleave their lines.
+Nothing secret is written: instance names, origins, apps, images, states and reasons.
+
+Records (``type``):
+- ``run``: a run started; its action, who, when, the planned rows and the skipped ones.
+- ``row``: one row reached a state (``planned`` rows are in the ``run`` record).
+- ``split``: a service group ended split across states on an instance.
+Older logs (``plan`` records and final-state ``row`` records) read the same way.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+JOURNAL_NAME = "deploys.jsonl"
+# Final states: a row in any other state was left behind by a run that did not end.
+FINAL_STATES = frozenset({"done", "failed", "cancelled", "skipped"})
+
+
+def state_dir() -> Path:
+    explicit = os.environ.get("GC_TUI_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "gc-tui"
+
+
+def default_journal_path() -> Path:
+    return state_dir() / JOURNAL_NAME
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def create_private(path: Path) -> int:
+    """Open ``path`` for appending, created 0600 (and its folder 0700) if new."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name is not a reason to refuse a deploy
+        return "unknown"
+
+
+class Journal:
+    """Appends records to the journal file; each call is one locked, fsynced write."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_journal_path()
+        self.fsyncs = 0  # for the benchmark: one per transition per row
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        self.append_all([record])
+
+    def append_all(self, records: Iterable[Mapping[str, Any]]) -> None:
+        stamp = now_iso()
+        data = "".join(
+            json.dumps({"at": stamp, **record}, ensure_ascii=True, separators=(",", ":")) + "\n"
+            for record in records
+        ).encode("ascii")
+        if not data:
+            return
+        fd = create_private(self.path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+            self.fsyncs += 1
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class JournalRow:
+    """One row of a run, as the journal last knew it."""
+
+    instance: str
+    app: str
+    from_image: str | None
+    to_image: str | None
+    state: str
+    error: str | None = None
+    states: list[str] = field(default_factory=list)  # every state the row reached, in order
+    log_tail: tuple[str, ...] = ()
+    group: str | None = None
+    url: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.instance}/{self.app}"
+
+    @property
+    def settled(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def was_sent(self) -> bool:
+        """The request may have reached the server: the row got as far as ``sending``."""
+        return any(state not in ("planned", "skipped") for state in self.states)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "instance": self.instance,
+            "app": self.app,
+            "from_image": self.from_image,
+            "to_image": self.to_image,
+            "state": self.state,
+            "error": self.error,
+        }
+
+
+@dataclass
+class JournalRun:
+    run_id: str
+    started_at: str
+    action: str
+    user: str | None
+    rows: dict[str, JournalRow] = field(default_factory=dict)
+    splits: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def unsettled(self) -> list[JournalRow]:
+        return [row for row in self.rows.values() if not row.settled]
+
+    def as_json(self, rows: Sequence[JournalRow] | None = None) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "action": self.action,
+            "rows": [row.as_json() for row in (self.rows.values() if rows is None else rows)],
+        }
+
+
+@dataclass(frozen=True)
+class JournalContents:
+    runs: tuple[JournalRun, ...]  # newest first
+    unreadable_lines: int = 0
+
+
+def read_journal(path: Path | None = None) -> JournalContents:
+    """Every run in the journal, newest first, each row with its last state.
+
+    A line that is not a record (a crash in the middle of a write, an edit by hand) is
+    counted and skipped: the rest of the journal still reads.
+    """
+    path = path or default_journal_path()
+    if not path.exists():
+        return JournalContents(())
+    runs: dict[str, JournalRun] = {}
+    bad = 0
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                bad += 1
+                continue
+            if not isinstance(record, dict) or not _apply(runs, record):
+                bad += 1
+    ordered = sorted(runs.values(), key=lambda run: run.started_at, reverse=True)
+    return JournalContents(tuple(ordered), bad)
+
+
+def _apply(runs: dict[str, JournalRun], record: dict[str, Any]) -> bool:
+    kind = record.get("type")
+    run_id = record.get("run")
+    if not isinstance(run_id, str):
+        return False
+    if kind in ("run", "plan"):
+        run = runs.setdefault(
+            run_id,
+            JournalRun(run_id, str(record.get("at", "")), str(record.get("action", "deploy")),
+                       record.get("user") if isinstance(record.get("user"), str) else None),
+        )
+        for planned in record.get("rows") or []:
+            if isinstance(planned, dict):
+                row = _row_from(planned, "planned")
+                if row is not None:
+                    run.rows.setdefault(row.key, row)
+        for skipped in record.get("skipped") or []:
+            if isinstance(skipped, dict):
+                row = _row_from(skipped, "skipped", error=skipped.get("reason"))
+                if row is not None:
+                    run.rows.setdefault(row.key, row)
+        return True
+    found = runs.get(run_id)
+    if found is None:
+        # Rows without their run header (a log cut at the top): keep them under a stub run.
+        found = runs[run_id] = JournalRun(
+            run_id, str(record.get("at", "")), str(record.get("action", "deploy")), None
+        )
+    run = found
+    if kind == "row":
+        state = record.get("state")
+        instance, app = record.get("instance"), record.get("app")
+        if not (isinstance(state, str) and isinstance(instance, str) and isinstance(app, str)):
+            return False
+        key = f"{instance}/{app}"
+        existing = run.rows.get(key)
+        if existing is None:
+            existing = _row_from(record, state)
+            if existing is None:
+                return False
+            existing.states = []
+            run.rows[key] = existing
+        existing.state = state
+        existing.states.append(state)
+        if "error" in record:
+            error = record.get("error")
+            existing.error = error if isinstance(error, str) else None
+        tail = record.get("log_tail")
+        if isinstance(tail, list):
+            existing.log_tail = tuple(str(line) for line in tail)
+        return True
+    if kind == "split":
+        run.splits.append(record)
+        return True
+    return False
+
+
+def _row_from(raw: Mapping[str, Any], state: str, error: object = None) -> JournalRow | None:
+    instance, app = raw.get("instance"), raw.get("app")
+    if not isinstance(instance, str) or not isinstance(app, str):
+        return None
+    from_image, to_image = raw.get("from_image"), raw.get("to_image")
+    group, url = raw.get("group"), raw.get("url")
+    return JournalRow(
+        instance=instance,
+        app=app,
+        from_image=from_image if isinstance(from_image, str) else None,
+        to_image=to_image if isinstance(to_image, str) else None,
+        state=state,
+        error=error if isinstance(error, str) else None,
+        states=[state],
+        group=group if isinstance(group, str) else None,
+        url=url if isinstance(url, str) else None,
+    )

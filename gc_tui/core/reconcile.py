@@ -1,0 +1,155 @@
+"""Settling the rows a run left open (a kill, a lost terminal) against what servers run now.
+
+For each row whose last journaled state is not final:
+
+- never ``sending``: nothing left this machine, so it is ``cancelled``;
+- an app deploy (or rollback): CapRover adds a version entry when a build starts and names its
+  image only when the build succeeded (docs/caprover-api.md, "Versions"). So the row is
+  ``done`` when the app now runs ``to_image`` in a version created after the run started;
+  ``failed`` when a version created since has no image and nothing builds (the build failed:
+  the build log's last lines say why); still open while the app builds; and
+  ``failed: no trace on the server`` when no version appeared after the run started;
+- a CapRover update: ``done`` when the server now reports the target version, else
+  ``failed: no trace on the server`` (it still runs the old one).
+
+A row whose instance cannot be read now stays open, with the reason; run again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gc_tui.core.caprover import CapRoverClient, CapRoverError
+from gc_tui.core.journal import JournalRow, JournalRun
+from gc_tui.core.model import AppInfo
+from gc_tui.core.session import FleetSession
+from gc_tui.core.update import CAPROVER_APP, caprover_version
+
+OPEN = "open"  # not settled yet: the server is still at it, or could not be read
+LOG_TAIL_LINES = 12
+
+
+@dataclass(frozen=True)
+class Settlement:
+    run_id: str
+    row: JournalRow
+    state: str  # done, failed, cancelled, or OPEN
+    error: str | None = None
+    log_tail: tuple[str, ...] = ()
+
+    @property
+    def settled(self) -> bool:
+        return self.state != OPEN
+
+    def as_json(self) -> dict[str, object]:
+        return {**self.row.as_json(), "state": self.state, "error": self.error}
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+async def reconcile(
+    session: FleetSession, runs: Sequence[JournalRun], *, concurrency: int = 32
+) -> list[Settlement]:
+    """A settlement for every unsettled row of ``runs``, in run and row order."""
+    settlements: dict[tuple[str, str], Settlement] = {}
+    to_ask: dict[str, list[tuple[JournalRun, JournalRow]]] = {}
+    for run in runs:
+        for row in run.unsettled:
+            if not row.was_sent:
+                settlements[(run.run_id, row.key)] = Settlement(
+                    run.run_id, row, "cancelled", "never sent (the run stopped before it)"
+                )
+            elif row.instance not in session.instances:
+                settlements[(run.run_id, row.key)] = Settlement(
+                    run.run_id, row, OPEN, "the instance is not in the vault selection"
+                )
+            else:
+                to_ask.setdefault(row.instance, []).append((run, row))
+    limit = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(instance: str, rows: list[tuple[JournalRun, JournalRow]]) -> None:
+        async with limit:
+            for settlement in await _settle_instance(session.client(instance), rows):
+                settlements[(settlement.run_id, settlement.row.key)] = settlement
+
+    await asyncio.gather(*(one(name, rows) for name, rows in to_ask.items()))
+    return [
+        settlements[(run.run_id, row.key)]
+        for run in runs
+        for row in run.unsettled
+        if (run.run_id, row.key) in settlements
+    ]
+
+
+async def _settle_instance(
+    client: CapRoverClient, rows: list[tuple[JournalRun, JournalRow]]
+) -> list[Settlement]:
+    try:
+        apps = {app.name: app for app in await client.app_definitions()}
+        current = None
+        if any(row.app == CAPROVER_APP for _, row in rows):
+            current = (await client.version_info()).current
+    except CapRoverError as failure:
+        return [
+            Settlement(run.run_id, row, OPEN, f"cannot read the server now: {failure.reason}")
+            for run, row in rows
+        ]
+    settled = []
+    for run, row in rows:
+        if row.app == CAPROVER_APP:
+            settled.append(_settle_update(run, row, current))
+        else:
+            settled.append(await _settle_deploy(client, run, row, apps.get(row.app)))
+    return settled
+
+
+def _settle_update(run: JournalRun, row: JournalRow, current: str | None) -> Settlement:
+    wanted = caprover_version(row.to_image)
+    if current is not None and current == wanted:
+        return Settlement(run.run_id, row, "done")
+    return Settlement(
+        run.run_id, row, "failed", f"no trace on the server: it runs CapRover {current}"
+    )
+
+
+async def _settle_deploy(
+    client: CapRoverClient, run: JournalRun, row: JournalRow, app: AppInfo | None
+) -> Settlement:
+    if app is None:
+        return Settlement(run.run_id, row, "failed", "no trace on the server: the app is gone")
+    started = _when(run.started_at)
+    since = [
+        version
+        for version in app.versions
+        if started is None or ((at := _when(version.timestamp)) is not None and at >= started)
+    ]
+    live = next((v for v in since if v.version == app.deployed_version), None)
+    if live is not None and live.image == row.to_image:
+        return Settlement(run.run_id, row, "done")
+    if app.is_building:
+        return Settlement(run.run_id, row, OPEN, "still building on the server; run again later")
+    if not since:
+        return Settlement(run.run_id, row, "failed", "no trace on the server")
+    try:
+        status = await client.build_status(row.app)
+    except CapRoverError as failure:
+        return Settlement(run.run_id, row, OPEN, f"cannot read the build: {failure.reason}")
+    if status.is_building:
+        return Settlement(run.run_id, row, OPEN, "still building on the server; run again later")
+    tail = tuple(status.lines[-LOG_TAIL_LINES:])
+    if status.is_failed or any(version.image is None for version in since):
+        return Settlement(run.run_id, row, "failed", "the build failed on the server", tail)
+    return Settlement(
+        run.run_id, row, "failed",
+        f"the server built it, but the app now runs {app.image} (changed since)", tail,
+    )

@@ -1,0 +1,102 @@
+"""The demo's world: the fake fleet on loopback, its vault, targets and config.
+
+Everything lives in a temporary folder removed on exit, except the vault, which is kept in
+the cache folder per gc-tui version and fleet address: the demo's fleet listens on the same
+loopback ports each time when they are free, so a warm start reuses the vault it wrote before.
+Deploys are journaled in the temporary folder, never in the operator's real journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gc_tui import __version__
+
+if TYPE_CHECKING:
+    from gc_tui.demo.fleet import FakeFleetThread
+    from gc_tui.demo.instance import FakeInstance
+
+DEMO_PASSWORD = "demo"
+# Where the demo fleet listens when it can: a warm start then finds its vault in the cache.
+FIRST_PORT = 47310
+
+
+@dataclass(frozen=True)
+class DemoWorld:
+    vault: Path
+    targets: Path
+    config: Path
+    journal: Path
+    urls: Mapping[str, str]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gc-tui"
+
+
+def _start_fleet(instances: list[FakeInstance], prefer_ports: bool) -> FakeFleetThread:
+    from gc_tui.demo.fleet import FakeFleetThread
+
+    ports = {instance.name: FIRST_PORT + n for n, instance in enumerate(instances)}
+    if prefer_ports:
+        try:
+            return FakeFleetThread(instances, ports=ports).start()
+        except OSError:
+            pass  # a port is taken (another demo?): any free ports then
+    return FakeFleetThread(instances).start()
+
+
+def _vault_for(urls: Mapping[str, str], folder: Path) -> Path:
+    """The demo vault for these addresses: from the cache when it was written before."""
+    from gc_tui.demo.catalog import demo_vault_entries
+    from gc_tui.demo.demo_vault import write_demo_vault
+
+    entries = demo_vault_entries(urls)
+    digest = hashlib.sha256(json.dumps([__version__, entries]).encode()).hexdigest()[:16]
+    cached = cache_dir() / f"demo-{__version__}-{digest}.kdbx"
+    if cached.is_file():
+        return cached
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_demo_vault(cached, entries, DEMO_PASSWORD)
+        return cached
+    except OSError:  # no writable cache: the temporary folder will do
+        vault = folder / "demo-fleet.kdbx"
+        write_demo_vault(vault, entries, DEMO_PASSWORD)
+        return vault
+
+
+@contextmanager
+def demo_world(*, prefer_ports: bool = True) -> Iterator[DemoWorld]:
+    from gc_tui.core.targets import save_targets, targets_from_mapping
+    from gc_tui.demo.catalog import demo_fleet_data, demo_instances
+
+    # Builds take a few seconds, as small images do on a real server, so progress is visible.
+    instances = demo_instances(build_seconds=2.5, service_update_seconds=1.0)
+    fleet = _start_fleet(instances, prefer_ports)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gc-tui-demo-") as tmp:
+            folder = Path(tmp)
+            urls = fleet.urls()
+            targets = folder / "targets.toml"
+            save_targets(targets, targets_from_mapping(demo_fleet_data()["target_images"]))
+            config = folder / "config.toml"
+            config.write_text('group = "CapRover"\n', encoding="utf-8")
+            yield DemoWorld(
+                vault=_vault_for(urls, folder),
+                targets=targets,
+                config=config,
+                journal=folder / "state" / "deploys.jsonl",
+                urls=urls,
+            )
+    finally:
+        fleet.stop()

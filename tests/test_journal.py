@@ -31,7 +31,7 @@ def entries(fleet: FakeFleet) -> list[Instance]:
 class TestTransitions:
     """Each row's states, in order, as separate fsynced records of one run."""
 
-    async def test_sending_is_on_disk_before_the_server_has_the_deploy(self, tmp_path: Path) -> None:
+    async def test_sending_is_on_disk_before_the_server_has_it(self, tmp_path: Path) -> None:
         journal = Journal(tmp_path / "deploys.jsonl")
         fake = fake_instance("acme", apps=[fake_app("explorer", "repo/explorer:1")])
         on_disk_when_received: list[list[str]] = []

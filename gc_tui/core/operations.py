@@ -18,9 +18,10 @@ from typing import Any
 from gc_tui.core.audit import audit_stream
 from gc_tui.core.deploy import DeployEngine
 from gc_tui.core.engine import Engine, EventSink, RowEvent, RowState
-from gc_tui.core.journal import Journal
+from gc_tui.core.journal import Journal, JournalRun, read_journal
 from gc_tui.core.model import Instance, InstanceAudit
 from gc_tui.core.plan import Plan, PlanOptions, plan_options
+from gc_tui.core.reconcile import Settlement, reconcile, record_settlements
 from gc_tui.core.session import FleetSession
 from gc_tui.core.targets import Targets
 from gc_tui.core.update import UpdateEngine
@@ -61,6 +62,15 @@ class RunEnded:
 
 
 @dataclass(frozen=True)
+class Reconciled:
+    """Rows an earlier run left open, compared with the servers; the settled ones journaled."""
+
+    settlements: tuple[Settlement, ...]
+    epoch: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Locked:
     """Credentials and everything the servers said are gone; ask for the vault again."""
 
@@ -68,7 +78,7 @@ class Locked:
     epoch: int
 
 
-OpsEvent = AuditArrived | AuditEnded | RowChanged | RunEnded | Locked
+OpsEvent = AuditArrived | AuditEnded | RowChanged | RunEnded | Reconciled | Locked
 
 
 @dataclass(frozen=True)
@@ -259,6 +269,33 @@ class FleetOperations:
 
     def rows_in_flight(self) -> int:
         return sum(len(engine.unfinished_rows()) for engine in self.engines)
+
+    # -- what an earlier run left open --------------------------------------------------------
+
+    def unsettled_runs(self) -> list[JournalRun]:
+        """Runs in the journal with rows whose last state is not final (a crash, a lost
+        terminal): the journal is read without the vault."""
+        return [run for run in read_journal(self.settings.journal_path).runs if run.unsettled]
+
+    def start_reconcile(self, runs: Sequence[JournalRun]) -> bool:
+        if self.session is None:
+            return False
+        self._spawn(self._reconcile(self.session, list(runs), self.epoch))
+        return True
+
+    async def _reconcile(
+        self, session: FleetSession, runs: list[JournalRun], epoch: int
+    ) -> None:
+        try:
+            settlements = await reconcile(session, runs)
+            record_settlements(Journal(self.settings.journal_path), settlements)
+        except Exception as err:  # noqa: BLE001 - shown, never raised: the type only
+            self._emit(Reconciled((), epoch, f"Reconciling stopped: {type(err).__name__}"))
+            return
+        self._emit(Reconciled(tuple(settlements), epoch))
+        names = sorted({s.row.instance for s in settlements if s.row.instance in session.instances})
+        if names and self.current(epoch):
+            self.start_audit(names)
 
     # -- the idle lock ----------------------------------------------------------------------------
 

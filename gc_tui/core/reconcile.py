@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gc_tui.core.caprover import CapRoverClient, CapRoverError
-from gc_tui.core.journal import JournalRow, JournalRun
+from gc_tui.core.journal import Journal, JournalRow, JournalRun
 from gc_tui.core.model import AppInfo
 from gc_tui.core.session import FleetSession
 from gc_tui.core.update import CAPROVER_APP, caprover_version
@@ -152,4 +152,33 @@ async def _settle_deploy(
     return Settlement(
         run.run_id, row, "failed",
         f"the server built it, but the app now runs {app.image} (changed since)", tail,
+    )
+
+
+def record_settlements(journal: Journal, settlements: Sequence[Settlement]) -> None:
+    """Append the settled ones to the journal (it is never rewritten); open ones stay open."""
+    journal.append_all(
+        {
+            "type": "row",
+            "run": settlement.run_id,
+            "instance": settlement.row.instance,
+            "app": settlement.row.app,
+            "state": settlement.state,
+            "error": settlement.error,
+            "log_tail": list(settlement.log_tail),
+            "reconciled": True,
+        }
+        for settlement in settlements
+        if settlement.settled
+    )
+
+
+def every_row_done(runs: Sequence[JournalRun], settlements: Sequence[Settlement]) -> bool:
+    """Whether every planned row of ``runs`` ended done, counting the new settlements."""
+    ended = {(s.run_id, s.row.key): s.state for s in settlements}
+    return all(
+        ended.get((run.run_id, row.key), row.state) == "done"
+        for run in runs
+        for row in run.rows.values()
+        if row.state != "skipped"
     )

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from gc_tui.core.engine import Engine, RowState
+from gc_tui.core.journal import JournalRun
 from gc_tui.core.model import Instance
 from gc_tui.core.operations import (
     AuditArrived,
@@ -29,6 +30,7 @@ from gc_tui.core.operations import (
     FleetOperations,
     Locked,
     OpsEvent,
+    Reconciled,
     RowChanged,
     RunEnded,
 )
@@ -48,6 +50,7 @@ from gc_tui.tui.screens.export import ExportRequest, ExportScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
+from gc_tui.tui.screens.unsettled import UnsettledScreen
 from gc_tui.tui.screens.update import UpdateScreen
 
 FLUSH_INTERVAL = 0.25  # state changes: 4 repaints a second at most (docs/tui.md)
@@ -162,6 +165,22 @@ class GcTuiApp(App[None]):
                                 targets=self.ops.targets)
         self._last_input = self.clock()
         self.fleet_screen.flush(force_header=True)
+        self._offer_reconcile()
+
+    def _offer_reconcile(self) -> None:
+        """Rows an earlier run left open: say so, and offer to settle them."""
+        try:
+            runs = self.ops.unsettled_runs()
+        except OSError as err:
+            self.notify(f"The journal could not be read: {err.strerror or err}",
+                        severity="warning", markup=False)
+            return
+        if runs:
+            self.push_screen(UnsettledScreen(runs, lambda: self._reconcile(runs)))
+
+    def _reconcile(self, runs: Sequence[JournalRun]) -> None:
+        if not self.ops.start_reconcile(runs):
+            self.notify("Unlock first: reconciling reads the servers.", markup=False)
 
     @property
     def fleet_screen(self) -> FleetScreen:
@@ -193,6 +212,10 @@ class GcTuiApp(App[None]):
             self.fleet.apply_run_event(event.event, event.to_image)
         elif isinstance(event, RunEnded):
             self._run_ended(event)
+        elif isinstance(event, Reconciled):
+            for screen in self.screen_stack:
+                if isinstance(screen, UnsettledScreen):
+                    screen.show_settlements(event.settlements, event.error)
 
     def _run_ended(self, event: RunEnded) -> None:
         engine = event.engine

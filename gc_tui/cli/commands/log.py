@@ -68,7 +68,13 @@ def log_table(shown: Sequence[tuple[JournalRun, Sequence[JournalRow]]]) -> str:
 def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
     from gc_tui.core.eventloop import run
     from gc_tui.core.journal import Journal
-    from gc_tui.core.reconcile import OPEN, Settlement, reconcile
+    from gc_tui.core.reconcile import (
+        OPEN,
+        Settlement,
+        every_row_done,
+        reconcile,
+        record_settlements,
+    )
 
     if not runs:
         ctx.err("nothing to reconcile: every row of the chosen runs is settled")
@@ -80,21 +86,7 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
             return await reconcile(session, runs)
 
     settlements = run(main())
-    journal = Journal(ctx.settings.journal_path)
-    journal.append_all(
-        {
-            "type": "row",
-            "run": settlement.run_id,
-            "instance": settlement.row.instance,
-            "app": settlement.row.app,
-            "state": settlement.state,
-            "error": settlement.error,
-            "log_tail": list(settlement.log_tail),
-            "reconciled": True,
-        }
-        for settlement in settlements
-        if settlement.settled
-    )
+    record_settlements(Journal(ctx.settings.journal_path), settlements)
     if ctx.args.format == "json":
         from gc_tui.report import render_json
 
@@ -111,11 +103,4 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
             for line in settlement.log_tail[-5:]:
                 lines.append(f"      | {printable(line, 200)}")
         ctx.out("\n".join(lines))
-    ended = {(s.run_id, s.row.key): s.state for s in settlements}
-    every_row_done = all(
-        ended.get((one.run_id, row.key), row.state) == "done"
-        for one in runs
-        for row in one.rows.values()
-        if row.state != "skipped"
-    )
-    return EXIT_OK if every_row_done else EXIT_INCOMPLETE
+    return EXIT_OK if every_row_done(runs, settlements) else EXIT_INCOMPLETE

@@ -104,7 +104,7 @@ class FleetOperations:
         self.instances: list[Instance] = []
         self.epoch = 0
         self.engines: list[Engine] = []
-        self.auditing = 0
+        self.auditing = 0  # instances in the audits running now
         self.lock_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._audit_tasks: set[asyncio.Task[None]] = set()
@@ -139,16 +139,17 @@ class FleetOperations:
         """Audit ``names`` (None: everyone); False when there is no session."""
         if self.session is None:
             return False
-        self.auditing += 1
+        count = len(self.session.instances) if names is None else len(set(names))
+        self.auditing += count
         task = self._spawn(
-            self._audit(self.session, None if names is None else tuple(names), self.epoch)
+            self._audit(self.session, None if names is None else tuple(names), self.epoch, count)
         )
         self._audit_tasks.add(task)
         task.add_done_callback(self._audit_tasks.discard)
         return True
 
     async def _audit(
-        self, session: FleetSession, names: tuple[str, ...] | None, epoch: int
+        self, session: FleetSession, names: tuple[str, ...] | None, epoch: int, count: int
     ) -> None:
         error: str | None = None
         try:
@@ -161,7 +162,7 @@ class FleetOperations:
         except Exception as err:  # noqa: BLE001 - shown, never raised: the type only
             error = f"The audit stopped: {type(err).__name__}"
         if self.current(epoch):
-            self.auditing = max(0, self.auditing - 1)
+            self.auditing = max(0, self.auditing - count)
         self._emit(AuditEnded(names or (), epoch, error))
 
     # -- runs -------------------------------------------------------------------------------------

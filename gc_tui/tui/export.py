@@ -49,7 +49,11 @@ def row_record(row: FleetRow) -> dict[str, object]:
 
 
 def _csv_cell(value: object) -> object:
-    """Server text can start with = + - @: a spreadsheet would run it as a formula."""
+    """Server text can start with = + - @: a spreadsheet would run it as a formula.
+
+    Booleans are written as the headless CSV writes them (``true``/``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str):
         value = printable(value)
         if value[:1] in ("=", "+", "-", "@"):

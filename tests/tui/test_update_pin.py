@@ -52,15 +52,6 @@ def text_of(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-def table_text(screen, selector: str) -> str:
-    from textual.widgets import DataTable
-
-    table = screen.query_one(selector, DataTable)
-    return "\n".join(
-        " ".join(str(cell) for cell in table.get_row_at(index)) for index in range(table.row_count)
-    )
-
-
 @pytest.fixture
 def update_fleet(tmp_path: Path) -> Iterator[Fleet]:
     yield from start_fleet(tmp_path, fast_demo_instances(**FAST_RESTART))
@@ -94,7 +85,7 @@ class TestCapRoverUpdate:
                 for r in dialog.plan.rows
             ] == [(OLD, "1.13.1", "1.15.3")]
             assert [r.instance for r in dialog.plan.skipped] == ["staging"]
-            listed = table_text(dialog, "#update-table")
+            listed = text_of(dialog, "#update-rows")
             assert "1.13.1 → 1.15.3" in listed and "already on the latest version" in listed
             assert text_of(dialog, "#update-warning") == RESTART_WARNING
             plan = dialog.plan
@@ -135,7 +126,7 @@ class TestCapRoverUpdate:
                 assert dialog.plan.rows == ()
                 (skipped,) = dialog.plan.skipped
                 assert skipped.instance == OLD and "app deploys are running" in skipped.reason
-                assert "app deploys are running" in table_text(dialog, "#update-table")
+                assert "app deploys are running" in text_of(dialog, "#update-rows")
                 assert not dialog.query("#update")  # nothing to confirm
                 await pilot.press("escape")
                 await wait_for(pilot, lambda: not app.engines, timeout=20)
@@ -164,8 +155,9 @@ class TestCapRoverUpdate:
                 await pilot.pause()
                 assert dialog.plan is not None and dialog.plan.rows == ()
                 assert "busy" in dialog.plan.skipped[0].reason
-                summary = text_of(dialog, "#plan-summary")
-                assert f"Not deployed on {OLD}: its CapRover update is running" in summary
+                assert "1 skipped: 1 busy" in text_of(dialog, "#plan-summary")
+                rows = text_of(dialog, "#plan-rows")
+                assert f"Not deployed on {OLD}: its CapRover update is running" in rows
                 assert dialog.query_one("#deploy", Button).disabled
                 await pilot.press("escape")
                 await pilot.pause()
@@ -190,7 +182,7 @@ class TestCapRoverUpdate:
             dialog = app.screen
             assert not dialog.query("#update")
             assert "read-only" in text_of(dialog, "#read-only-reason")
-            assert "read-only" in table_text(dialog, "#update-table")
+            assert "read-only" in text_of(dialog, "#update-rows")
             app.ops.start_update(dialog.plan)  # even called directly, nothing is sent
             await pilot.press("escape")
             await pilot.pause(0.3)

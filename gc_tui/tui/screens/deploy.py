@@ -1,23 +1,28 @@
 """The deploy dialog: the image to deploy, and the plan it makes, before anything is sent.
 
-Focus starts in the image field while the tag is still to type, else on Cancel; enter in the
-field moves on (to the count field, or Cancel), never to Deploy. Above CONFIRM_COUNT_ABOVE
-rows the operator types the row count to enable Deploy; in read-only mode there is no Deploy
-button at all, only the reason.
+The image field and the buttons (with the count field of a big batch) are always on screen,
+at 80x24 too; the plan between them scrolls, and its notes wrap. Focus starts in the image
+field while the tag is still to type, else on Cancel; enter in the field moves on (to the
+count field, or Cancel), never to Deploy. The plan is rebuilt on every change and once more
+when Deploy is pressed, so what is deployed is always what the field says. Above
+CONFIRM_COUNT_ABOVE rows the operator types the row count; in read-only mode there is no
+Deploy button, only the reason.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gc_tui.core.images import try_parse_image
 from gc_tui.core.model import InstanceAudit
@@ -31,16 +36,22 @@ from gc_tui.core.plan import (
 )
 from gc_tui.tui.fleet_model import FleetRow
 from gc_tui.tui.safe import safe_text
+from gc_tui.tui.screens.fit import fit_dialog
 from gc_tui.tui.widgets.count_gate import CountGate
 
 
 def prefill_image(rows: Sequence[FleetRow]) -> str:
-    """``repo:`` of the repository most (non-manual) rows run: the operator types the tag.
+    """What the image field starts with.
 
-    Marked rows often mix in a straggler on a legacy repository (a private-registry Superset);
-    the majority's repository is what the operator means, and the plan shows every from -> to.
-    With no majority nothing is guessed.
+    The target, when every row has one and it is the same (the usual monthly case); else
+    ``repo:`` of the repository most (non-manual) rows run, so the operator types the tag.
+    Marked rows often mix in a straggler on a legacy repository (a private-registry
+    Superset); the majority's repository is what the operator means, and the plan shows
+    every from -> to. With no majority nothing is guessed.
     """
+    targets = {row.drift.target if row.drift is not None else None for row in rows}
+    if len(targets) == 1 and (target := next(iter(targets))) is not None:
+        return target
     repositories = Counter(
         parsed.familiar_repository
         for row in rows
@@ -63,6 +74,52 @@ def read_only_reason(rows: Sequence[FleetRow], audits: dict[str, InstanceAudit],
     ):
         return "Deploying is off: every selected instance is read-only in the config."
     return None
+
+
+def change_text(from_image: str | None, to_image: str | None, style: str = "") -> Text:
+    """``tag → tag`` within one repository (named in the summary), else both in full."""
+    before = try_parse_image(from_image) if from_image else None
+    after = try_parse_image(to_image) if to_image else None
+    if before is not None and after is not None and before.repository == after.repository:
+        old, new = before.tag or before.digest or "", after.tag or after.digest or ""
+    else:
+        old, new = from_image or "(none)", to_image or ""
+    text = safe_text(old, 60, style=style)
+    text.append(" → ", style=style)
+    text.append_text(safe_text(new, 80, style=style or "bold"))
+    return text
+
+
+def _where(instance: str, app: str, width: int, style: str = "") -> Text:
+    text = safe_text(f"{instance} / {app}", 60, style=style)
+    text.pad_right(max(0, width - len(text)))
+    return text
+
+
+def plan_text(plan: Plan, busy: Mapping[str, str]) -> Text:
+    """Every row that will change, then every skipped row with its whole reason (it wraps)."""
+    text = Text()
+    width = min(40, max((len(f"{r.instance} / {r.app}") for r in plan.rows + plan.skipped),
+                        default=0))
+    for row in plan.rows:
+        text.append_text(_where(row.instance, row.app, width, "bold"))
+        text.append("  ")
+        text.append_text(change_text(row.from_image, row.to_image))
+        if row.group and row.added_by_group:
+            text.append_text(safe_text(f"  + group {row.group} (added)", style="italic"))
+        text.append("\n")
+    if plan.skipped:
+        text.append(f"\n{plan.skip_summary()}\n", style="bold")
+    for skipped in plan.skipped:
+        text.append_text(_where(skipped.instance, skipped.app or "—", width))
+        text.append("  ")
+        text.append_text(safe_text(skipped.reason, style="italic"))
+        text.append("\n")
+    for instance in sorted(set(busy) & {row.instance for row in plan.skipped}):
+        text.append("Not deployed on ")
+        text.append_text(safe_text(instance, 40, style="bold"))
+        text.append(f": {busy[instance]}.\n", style="bold")
+    return text
 
 
 class DeployScreen(ModalScreen[Plan | None]):
@@ -94,24 +151,25 @@ class DeployScreen(ModalScreen[Plan | None]):
             )
             yield Label("Image (repository:tag)")
             yield Input(value=self.initial_image, placeholder="repository:tag", id="deploy-image")
-            yield Static("", id="plan-summary")
-            table: DataTable[Text] = DataTable(id="plan-table", cursor_type="none")
-            yield table
-            yield Static("", id="plan-error")
-            yield CountGate("Deploy", "rows", input_id="deploy-count")
-            if self.read_only:
-                yield Static(Text(self.read_only, style="bold reverse"), id="read-only-reason")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                if not self.read_only:
-                    yield Button("Deploy", id="deploy", variant="error", disabled=True)
+            with VerticalScroll(id="plan-scroll", classes="dialog-scroll"):
+                yield Static("", id="plan-error")
+                yield Static("", id="plan-summary")
+                yield Static("", id="plan-rows")
+                yield Checkbox("Allow an image without a tag or digest (whatever 'latest' is)",
+                               id="allow-floating", value=self.plan_options.allow_floating)
+            with Vertical(id="deploy-bottom"):
+                yield CountGate("Deploy", "rows", input_id="deploy-count")
+                if self.read_only:
+                    yield Static(Text(self.read_only, style="bold reverse"),
+                                 id="read-only-reason")
+                with Horizontal(classes="dialog-buttons"):
+                    yield Button("Cancel", id="cancel", variant="primary")
+                    if not self.read_only:
+                        yield Button("Deploy", id="deploy", variant="error", disabled=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#plan-table", DataTable)
-        table.add_column("INSTANCE", width=14, key="instance")
-        table.add_column("APP", width=16, key="app")
-        table.add_column("FROM → TO", width=44, key="change")
-        table.add_column("NOTE", width=24, key="note")
+        self.query_one("#allow-floating").display = False
+        fit_dialog(self, self.app.size.height)
         self.rebuild_plan()
         image = self.query_one("#deploy-image", Input)
         if self.plan is None and not self.read_only:
@@ -122,8 +180,12 @@ class DeployScreen(ModalScreen[Plan | None]):
         else:
             self.query_one("#cancel", Button).focus()
 
+    def on_resize(self, event: Resize) -> None:
+        fit_dialog(self, event.size.height)
+
     @on(Input.Submitted, "#deploy-image")
     def _image_submitted(self) -> None:
+        self.rebuild_plan()  # the field as submitted, whatever messages are still queued
         gate = self.query_one(CountGate)
         if gate.needed:
             gate.focus_field()
@@ -135,6 +197,7 @@ class DeployScreen(ModalScreen[Plan | None]):
         self.query_one("#cancel", Button).focus()
 
     @on(Input.Changed, "#deploy-image")
+    @on(Checkbox.Changed, "#allow-floating")
     def _image_changed(self) -> None:
         self.rebuild_plan()
 
@@ -142,30 +205,39 @@ class DeployScreen(ModalScreen[Plan | None]):
     def _count_changed(self) -> None:
         self._update_deploy_button()
 
+    def _options(self) -> PlanOptions:
+        allow = self.query_one("#allow-floating", Checkbox).value
+        return replace(self.plan_options, allow_floating=allow)
+
     def rebuild_plan(self) -> None:
         image = self.query_one("#deploy-image", Input).value.strip()
         error = self.query_one("#plan-error", Static)
+        floating = self.query_one("#allow-floating", Checkbox)
         self.plan = None
+        error.display = True
         if not image or image.endswith(":"):
             error.update(Text("Type the tag to deploy.", style="italic"))
         else:
             try:
                 targets = [DeployTarget(row.instance, row.app_name, image) for row in self.rows]
-                plan = build_plan(list(self.audits.values()), targets, self.plan_options)
+                plan = build_plan(list(self.audits.values()), targets, self._options())
                 self.plan = skip_busy(plan, self.busy)
                 error.update("")
+                error.display = False
             except PlanError as err:
                 error.update(safe_text(str(err), style="bold red", wrap=True))
+                if "no tag or digest" in str(err):
+                    floating.display = True
         self._show_plan()
         self._update_deploy_button()
 
     def _show_plan(self) -> None:
-        table = self.query_one("#plan-table", DataTable)
-        table.clear()
         summary = self.query_one("#plan-summary", Static)
+        rows = self.query_one("#plan-rows", Static)
         plan = self.plan
         if plan is None:
             summary.update("")
+            rows.update("")
             return
         added = sum(1 for row in plan.rows if row.added_by_group)
         text = Text()
@@ -174,49 +246,13 @@ class DeployScreen(ModalScreen[Plan | None]):
         images = {row.to_image for row in plan.rows}
         if len(images) == 1:
             text.append(" to ")
-            text.append_text(safe_text(next(iter(images)), 80, style="bold"))
+            text.append_text(safe_text(next(iter(images)), 100, style="bold"))
         if added:
             text.append(f", {added} added by a service group")
         if plan.skipped:
-            text.append(f"; {len(plan.skipped)} skipped (reasons below)")
-        for instance in dict.fromkeys(row.instance for row in self.rows):
-            if instance in self.busy:
-                text.append("\nNot deployed on ")
-                text.append_text(safe_text(instance, 40, style="bold"))
-                text.append(f": {self.busy[instance]}.", style="bold")
+            text.append(f"; {plan.skip_summary()}")
         summary.update(text)
-        for row in plan.rows:
-            note = Text("")
-            if row.group:
-                note = safe_text(
-                    f"+ group {row.group} (added)" if row.added_by_group else f"group {row.group}",
-                    24, style="italic" if row.added_by_group else "",
-                )
-            table.add_row(
-                safe_text(row.instance, 14), safe_text(row.app, 16),
-                self._change(row.from_image, row.to_image), note,
-            )
-        for skipped in plan.skipped:
-            table.add_row(
-                safe_text(skipped.instance, 14, style="dim"),
-                safe_text(skipped.app or "—", 16, style="dim"),
-                self._change(skipped.from_image, skipped.to_image, style="dim"),
-                safe_text(f"skipped: {skipped.reason}", style="dim"),
-            )
-
-    @staticmethod
-    def _change(from_image: str | None, to_image: str | None, style: str = "") -> Text:
-        """``tag → tag`` within one repository (named in the summary), else both in full."""
-        before = try_parse_image(from_image) if from_image else None
-        after = try_parse_image(to_image) if to_image else None
-        if before is not None and after is not None and before.repository == after.repository:
-            old, new = before.tag or before.digest or "", after.tag or after.digest or ""
-        else:
-            old, new = from_image or "(none)", to_image or ""
-        text = safe_text(old, 40, style=style)
-        text.append(" → ", style=style)
-        text.append_text(safe_text(new, 60, style=style or "bold"))
-        return text
+        rows.update(plan_text(plan, self.busy))
 
     def _update_deploy_button(self) -> None:
         rows = len(self.plan.rows) if self.plan is not None else 0
@@ -228,6 +264,7 @@ class DeployScreen(ModalScreen[Plan | None]):
 
     @on(Button.Pressed, "#deploy")
     def _deploy(self) -> None:
+        self.rebuild_plan()  # exactly what the field says now
         if self.plan is not None and not self.query_one("#deploy", Button).disabled:
             self.dismiss(self.plan)
 

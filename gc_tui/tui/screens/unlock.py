@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
@@ -17,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.tui.safe import safe_text
+from gc_tui.tui.screens.fit import fit_dialog
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,11 @@ class UnlockScreen(Screen[list[Instance]]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="unlock-box"):
-            yield Static(Text("gc-tui: unlock the CapRover vault", style="bold"), id="unlock-title")
+            yield Static(Text("gc-tui: unlock the CapRover vault", style="bold"),
+                         id="unlock-title")
             if self.request.notice:
-                yield Static(safe_text(self.request.notice, style="bold", wrap=True), id="unlock-notice")
+                yield Static(safe_text(self.request.notice, style="bold", wrap=True),
+                             id="unlock-notice")
             yield Label("Vault file (.kdbx)")
             yield Input(
                 value=str(self.request.vault) if self.request.vault else "",
@@ -93,7 +97,11 @@ class UnlockScreen(Screen[list[Instance]]):
             yield Static("", id="unlock-error")
         yield Footer()
 
+    def on_resize(self, event: Resize) -> None:
+        fit_dialog(self, event.size.height)
+
     def on_mount(self) -> None:
+        fit_dialog(self, self.app.size.height)
         self._set_busy(False)
         target = "#password" if self.query_one("#vault", Input).value else "#vault"
         self.query_one(target, Input).focus()

@@ -1,7 +1,8 @@
 """The CapRover update dialog: each instance's from -> to, what is skipped and why, the warning.
 
-Focus starts on Cancel, or on the count field when the batch is big enough to type its size
-(as in the deploy dialog). When nothing can be updated (read-only, busy, already current)
+As the deploy dialog does, it fits any terminal: the list scrolls between the title and the
+buttons, and reasons wrap. Focus starts on Cancel, or on the count field when the batch is
+big enough to type its size. When nothing can be updated (read-only, busy, already current)
 there is no Update button at all, only the reasons.
 """
 
@@ -11,17 +12,45 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, Input, Static
 
 from gc_tui.core.plan import Plan
 from gc_tui.core.update import caprover_version
 from gc_tui.tui.safe import safe_text
+from gc_tui.tui.screens.fit import fit_dialog
 from gc_tui.tui.widgets.count_gate import CountGate
 
-NOTE_WIDTH = 58
 RESTART_WARNING = "Apps may be unreachable for a short time while CapRover restarts."
+
+
+def update_text(plan: Plan) -> Text:
+    """Every instance that will update, then every skipped one with its whole reason."""
+    text = Text()
+    width = min(30, max((len(row.instance) for row in plan.rows + plan.skipped), default=0))
+    for row in plan.rows:
+        name = safe_text(row.instance, 40, style="bold")
+        name.pad_right(max(0, width - len(name)))
+        text.append_text(name)
+        text.append("  ")
+        text.append_text(safe_text(caprover_version(row.from_image) or "?", 12))
+        text.append(" → ")
+        text.append_text(safe_text(caprover_version(row.to_image) or "?", 12, style="bold"))
+        text.append("\n")
+    if plan.skipped:
+        text.append(f"\n{plan.skip_summary()}\n", style="bold")
+    for skipped in plan.skipped:
+        name = safe_text(skipped.instance, 40)
+        name.pad_right(max(0, width - len(name)))
+        text.append_text(name)
+        text.append("  ")
+        text.append_text(safe_text(caprover_version(skipped.from_image) or "", 12))
+        text.append("  ")
+        text.append_text(safe_text(skipped.reason, style="italic"))
+        text.append("\n")
+    return text
 
 
 class UpdateScreen(ModalScreen[Plan | None]):
@@ -46,37 +75,25 @@ class UpdateScreen(ModalScreen[Plan | None]):
                 ),
             )
             yield Static(title, classes="dialog-title")
-            table: DataTable[Text] = DataTable(id="update-table", cursor_type="none")
-            yield table
-            if plan.rows:
-                yield Static(Text(RESTART_WARNING, style="bold"), id="update-warning")
-            yield CountGate("Update", "instances", input_id="update-count")
-            if self.off_reason:
-                yield Static(Text(self.off_reason, style="bold reverse"), id="read-only-reason")
-            elif not plan.rows:
-                yield Static(Text("Nothing to update: every selected instance is skipped.",
-                                  style="bold"), id="update-nothing")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                if self.can_update:
-                    yield Button(f"Update {len(plan.rows)}", id="update", variant="error")
+            with VerticalScroll(id="update-scroll", classes="dialog-scroll"):
+                yield Static(update_text(plan), id="update-rows")
+            with Vertical(id="update-bottom"):
+                if plan.rows:
+                    yield Static(Text(RESTART_WARNING, style="bold"), id="update-warning")
+                yield CountGate("Update", "instances", input_id="update-count")
+                if self.off_reason:
+                    yield Static(Text(self.off_reason, style="bold reverse"),
+                                 id="read-only-reason")
+                elif not plan.rows:
+                    yield Static(Text("Nothing to update: every selected instance is skipped.",
+                                      style="bold"), id="update-nothing")
+                with Horizontal(classes="dialog-buttons"):
+                    yield Button("Cancel", id="cancel", variant="primary")
+                    if self.can_update:
+                        yield Button(f"Update {len(plan.rows)}", id="update", variant="error")
 
     def on_mount(self) -> None:
-        table = self.query_one("#update-table", DataTable)
-        table.add_column("INSTANCE", width=16, key="instance")
-        table.add_column("CAPROVER", width=20, key="change")
-        table.add_column("NOTE", width=NOTE_WIDTH, key="note")
-        for row in self.plan.rows:
-            change = safe_text(caprover_version(row.from_image) or "?", 9)
-            change.append(" → ")
-            change.append_text(safe_text(caprover_version(row.to_image) or "?", 9, style="bold"))
-            table.add_row(safe_text(row.instance, 16), change, Text("will update"))
-        for skipped in self.plan.skipped:
-            change = safe_text(caprover_version(skipped.from_image) or "", 9, style="dim")
-            note = safe_text(f"skipped: {skipped.reason}", style="dim", wrap=True)
-            lines = len(note.wrap(self.app.console, NOTE_WIDTH))
-            table.add_row(safe_text(skipped.instance, 16, style="dim"), change, note,
-                          height=lines)
+        fit_dialog(self, self.app.size.height)
         gate = self.query_one(CountGate)
         gate.require(len(self.plan.rows), enabled=self.can_update)
         self._count_changed()
@@ -84,6 +101,9 @@ class UpdateScreen(ModalScreen[Plan | None]):
             gate.focus_field()
         else:
             self.query_one("#cancel", Button).focus()
+
+    def on_resize(self, event: Resize) -> None:
+        fit_dialog(self, event.size.height)
 
     @on(Input.Changed, "#update-count")
     def _count_changed(self) -> None:

@@ -10,11 +10,15 @@ from gc_tui.tui.fleet_model import Counts
 from gc_tui.tui.safe import safe_text
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def summary_text(
     counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool
 ) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(f"{counts.instances} instances: ")
+    text.append(f"{plural(counts.instances, 'instance')}: ")
     text.append(f"{counts.ok} ok", style="green")
     text.append(", ")
     text.append(f"{counts.failed} failed", style="bold red" if counts.failed else "")
@@ -33,7 +37,7 @@ def summary_text(
         text.append(f"CapRover updating on {counts.updating}", style="bold cyan")
     if auditing:
         text.append(" │ ")
-        text.append(f"auditing {auditing}…", style="cyan")
+        text.append(f"auditing {plural(auditing, 'instance')}…", style="bold cyan")
     if read_only:
         text.append(" │ ")
         text.append("READ-ONLY", style="bold reverse")
@@ -51,5 +55,7 @@ class FleetHeader(Static):
     FleetHeader { height: 1; padding: 0 1; background: $panel; }
     """
 
-    def show(self, counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool) -> None:
+    def show(
+        self, counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool
+    ) -> None:
         self.update(summary_text(counts, active_filter, auditing=auditing, read_only=read_only))

@@ -1,4 +1,4 @@
-"""The fake CapRover must behave like the real server described in caprover-api.md.
+"""The fake CapRover must behave like the real server described in docs/caprover-api.md.
 
 Every test talks real HTTP (httpx) to fakes on loopback, as the client under test will.
 """

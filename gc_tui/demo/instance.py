@@ -1,7 +1,8 @@
 """The data of one fake CapRover server: its apps, its settings, its faults, what it received.
 
 Everything here is plain data plus the in-memory state a real CapRover process loses on restart
-(tokens' version, build logs, build queue, login back-off). The behaviour lives in ``captain.py``.
+(tokens' version, build logs, build queue, login back-off). The behaviour lives in ``captain.py``
+and the modules it serves from (``login``, ``builds``, ``self_update``, ...).
 Mutate a running instance only from the fleet's event loop (``FakeFleetThread.call``) or, for
 plain attribute assignments such as ``instance.fault = "html"``, from any thread.
 """
@@ -244,7 +245,8 @@ class FakeInstance:
     service_update_seconds: float = 2.0
     # Images whose pull fails: exact names or fnmatch patterns; tags starting "missing" too.
     failing_images: set[str] = field(default_factory=set)
-    # Images whose docker service update fails after the build succeeded (§6.3's race).
+    # Images whose docker service update fails after the build succeeded, once a poller may
+    # already have seen the build end cleanly (docs/caprover-api.md, "The build log").
     service_update_failing_images: set[str] = field(default_factory=set)
     version_check_fails: bool = False
     changelog: str = "Bug fixes and improvements."

@@ -41,9 +41,9 @@ from gc_tui.demo import (
     synthetic_fleet,
 )
 from gc_tui.demo.captain import HEALTH_UUID
+from gc_tui.demo.captain_state import BuildLog
 from gc_tui.demo.catalog import demo_fleet_data, older_image
 from gc_tui.demo.demo_vault import write_demo_vault
-from gc_tui.demo.instance import BuildLog
 
 OTP_SEED = "JBSWY3DPEHPK3PXP"
 

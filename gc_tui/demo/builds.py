@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gc_tui.demo.captain_definition import DefinitionError, parse_definition
+from gc_tui.demo.captain_state import BuildLog, BuildOutcome, QueuedBuild
 from gc_tui.demo.http_wire import Response
-from gc_tui.demo.instance import BuildLog, BuildOutcome, FakeInstance, QueuedBuild
+from gc_tui.demo.instance import FakeInstance
 from gc_tui.demo.responses import app_not_found, envelope, internal_server_error
 
 

@@ -1,29 +1,27 @@
 """The data of one fake CapRover server: its apps, its settings, its faults, what it received.
 
-Everything here is plain data plus the in-memory state a real CapRover process loses on restart
-(tokens' version, build logs, build queue, login back-off). The behaviour lives in ``captain.py``
-and the modules it serves from (``login``, ``builds``, ``self_update``, ...).
+Everything here is plain data, plus ``state`` (``captain_state``): what a real CapRover process
+keeps in memory and loses on restart. The behaviour lives in ``captain.py`` and the modules it
+serves from (``login``, ``builds``, ``self_update``, ...).
 Mutate a running instance only from the fleet's event loop (``FakeFleetThread.call``) or, for
 plain attribute assignments such as ``instance.fault = "html"``, from any thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import json
 import secrets
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-BUILD_LOG_SIZE = 50
+from gc_tui.demo.captain_state import BuildOutcome, CaptainState
+
 MAX_VERSION_HISTORY = 50
-BACKOFF_FAILURES = 5
 MASK = "***"
 _SECRET_BODY_KEYS = frozenset({"password", "otpToken", "newPassword", "oldPassword"})
 
@@ -164,64 +162,6 @@ class FakeApp:
         entry: dict[str, Any] = {"version": number, "timeStamp": iso_now()}
         self.versions.append(entry)
         return entry
-
-
-class BuildLog:
-    """CapRover's per-app build log: the last 50 lines and a running line number."""
-
-    def __init__(self) -> None:
-        self.lines: deque[str] = deque(maxlen=BUILD_LOG_SIZE)
-        self.first_line_number = -BUILD_LOG_SIZE
-        self.failed = False
-
-    def clear(self) -> None:
-        self.lines.clear()
-        self.first_line_number = -BUILD_LOG_SIZE
-        self.failed = False
-
-    def log(self, line: str) -> None:
-        self.lines.append(line)
-        self.first_line_number += 1
-
-    def window(self) -> dict[str, Any]:
-        padding = [""] * (BUILD_LOG_SIZE - len(self.lines))
-        return {"lines": padding + list(self.lines), "firstLineNumber": self.first_line_number}
-
-
-@dataclass
-class QueuedBuild:
-    app_name: str
-    definition: Any
-    git_hash: str
-    outcome: asyncio.Future[BuildOutcome]
-
-
-@dataclass(frozen=True)
-class BuildOutcome:
-    """How an attached deploy is answered: ok, a CapRover envelope, or HTTP 500."""
-
-    ok: bool
-    status: int | None = None  # CapRover status of a validation error
-    description: str = ""
-
-
-@dataclass
-class CaptainState:
-    """What a CapRover process keeps in memory only: all of it is lost on restart."""
-
-    build_logs: dict[str, BuildLog] = field(default_factory=dict)
-    # True from the deploy request until the build ends: CapRover's isAppBuilding.
-    building: dict[str, bool] = field(default_factory=dict)
-    queue: deque[QueuedBuild] = field(default_factory=deque)
-    failures: deque[float] = field(default_factory=lambda: deque(maxlen=BACKOFF_FAILURES))
-    lock_holder: object | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def log_of(self, app_name: str) -> BuildLog:
-        log = self.build_logs.get(app_name)
-        if log is None:
-            log = self.build_logs[app_name] = BuildLog()
-        return log
 
 
 def _new_token_version() -> str:

@@ -93,9 +93,15 @@ class Builds:
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         tasks = self.instance.state.tasks
+        changes = self.instance.changes
         task = asyncio.get_running_loop().create_task(coroutine)
         tasks.add(task)
-        task.add_done_callback(tasks.discard)
+
+        def ended(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            changes.notify()
+
+        task.add_done_callback(ended)
 
     def _build_finished(self, app_name: str) -> None:
         """CapRover's onBuildFinished: clear the flag, start the next queued build.
@@ -108,6 +114,7 @@ class Builds:
         if state.queue:
             nxt = state.queue.popleft()
             self._spawn(self._run_build(nxt.app_name, nxt.definition, nxt.git_hash, nxt.outcome))
+        self.instance.changes.notify()
 
     # -- one build ---------------------------------------------------------------------------
 
@@ -153,7 +160,9 @@ class Builds:
         )
         log.log(f"Pulling this image: {image} This process might take a few minutes.")
         await asyncio.sleep(instance.build_seconds)
-        if instance.pull_fails(image):
+        # A test holding builds decides when the pull ends, and may make it fail.
+        failed_by_test = await instance.build_gate.pass_through(app_name, instance.changes.notify)
+        if failed_by_test or instance.pull_fails(image):
             repository = _repository_of(image)
             _fail(
                 log,

@@ -4,7 +4,8 @@ Everything here is plain data, plus ``state`` (``captain_state``): what a real C
 keeps in memory and loses on restart. The behaviour lives in ``captain.py`` and the modules it
 serves from (``login``, ``builds``, ``self_update``, ...).
 Mutate a running instance only from the fleet's event loop (``FakeFleetThread.call``) or, for
-plain attribute assignments such as ``instance.fault = "html"``, from any thread.
+plain attribute assignments such as ``instance.fault = "html"``, from any thread. The build gate
+(``hold_builds``, ``release_builds``) may be driven from any thread.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import fnmatch
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from gc_tui.demo.build_gate import BuildGate
 from gc_tui.demo.captain_state import BuildOutcome, CaptainState
+from gc_tui.demo.change_signal import WAIT_LIMIT_SECONDS, ChangeSignal, wait_until
 
 MAX_VERSION_HISTORY = 50
 MASK = "***"
@@ -208,6 +212,11 @@ class FakeInstance:
     state: CaptainState = field(default_factory=CaptainState, init=False, repr=False)
     # Every token ever issued, so a stale one can be told apart from garbage.
     tokens: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # Test controls, not CapRover state: a restart keeps them.
+    build_gate: BuildGate = field(default_factory=BuildGate, init=False, repr=False)
+    # Notified on every recorded request, every build held at the gate, every build whose
+    # isAppBuilding goes false or whose task ends, and every restart phase.
+    changes: ChangeSignal = field(default_factory=ChangeSignal, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Fail at construction, not on the first request, for a misspelt fault or mode.
@@ -247,15 +256,7 @@ class FakeInstance:
 
     def deploy_requests(self) -> list[tuple[str, str]]:
         """(app, imageName) of every deploy POST, in arrival order ("" when unreadable)."""
-        found: list[tuple[str, str]] = []
-        for request in self.requests:
-            parts = request.path.strip("/").split("/")
-            if request.method != "POST" or len(parts) != 6:
-                continue
-            if [p.lower() for p in parts[:5]] != ["api", "v2", "user", "apps", "appdata"]:
-                continue
-            found.append((parts[5], _image_in(request.body)))
-        return found
+        return [deploy for deploy in map(deploy_in, self.requests) if deploy is not None]
 
     def update_requests(self) -> list[str]:
         """The ``latestVersion`` of every self-update POST, in arrival order."""
@@ -277,6 +278,34 @@ class FakeInstance:
         self.requests.append(
             RecordedRequest(method, path, query, mask_body(body), time.monotonic())
         )
+        self.changes.notify()
+
+    # -- for tests: holding builds, waiting for the record -----------------------------------
+
+    def hold_builds(self) -> None:
+        """From now on each build waits at the end of its image pull until released.
+
+        Meanwhile the app reports isAppBuilding true, and builds queued behind it wait too.
+        Safe from any thread; holding survives a restart (held builds die with the process).
+        """
+        self.build_gate.hold()
+
+    def release_builds(self, *, fail: bool = False) -> None:
+        """Let the held builds end, as failed pulls if ``fail``, and stop holding new ones."""
+        self.build_gate.release(fail=fail)
+
+    def held_builds(self) -> list[str]:
+        """The apps whose builds wait at the gate now."""
+        return self.build_gate.held()
+
+    async def wait_until(
+        self, condition: Callable[[], object], *, timeout: float | None = WAIT_LIMIT_SECONDS
+    ) -> None:
+        """Return once ``condition()`` holds, re-checked whenever ``changes`` is notified.
+
+        Await it on the fleet's loop (``FakeFleetThread.wait_until`` does that from a thread).
+        """
+        await wait_until(condition, [self.changes], timeout=timeout)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -293,6 +322,17 @@ class FakeInstance:
         self.state = CaptainState()
         self.token_version = _new_token_version()
         self.phase = Phase.RUNNING
+        self.changes.notify()
+
+
+def deploy_in(request: RecordedRequest) -> tuple[str, str] | None:
+    """(app, imageName) when ``request`` is a deploy POST ("" for an unreadable image)."""
+    parts = request.path.strip("/").split("/")
+    if request.method != "POST" or len(parts) != 6:
+        return None
+    if [p.lower() for p in parts[:5]] != ["api", "v2", "user", "apps", "appdata"]:
+        return None
+    return parts[5], _image_in(request.body)
 
 
 def _tag_of(image: str) -> str:

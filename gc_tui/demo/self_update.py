@@ -76,6 +76,7 @@ class SelfUpdate:
         for task in instance.state.tasks:
             task.cancel()  # the process dies with its builds
         instance.phase = Phase.DOWN
+        instance.changes.notify()
         refuse = RestartMode(instance.restart_mode) is RestartMode.REFUSE
         if refuse:
             await self._take_down()
@@ -85,7 +86,9 @@ class SelfUpdate:
         instance.version = new_version
         instance.restart()
         instance.phase = Phase.NOT_READY
+        instance.changes.notify()
         if refuse:
             await self._bring_up()
         await asyncio.sleep(instance.not_ready_seconds)
         instance.phase = Phase.RUNNING
+        instance.changes.notify()

@@ -196,7 +196,7 @@ class TestTransport:
 
 
 class TestLogin:
-    """The checks run in the reference's order; failures feed a 5-in-30-s back-off."""
+    """The checks run in the real server's order; failures feed a 5-in-30-s back-off."""
 
     @pytest.mark.parametrize(
         ("version", "payload", "status", "description"),

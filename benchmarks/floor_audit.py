@@ -26,15 +26,18 @@ from typing import ClassVar, cast
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 LOGIN = b'{"status":100,"description":"Login succeeded","data":{"token":"t"}}'
-VERSION = b'{"status":100,"description":"ok","data":{"currentVersion":"1.14.0","latestVersion":"1.15.3","canUpdate":true}}'
+VERSION = (
+    b'{"status":100,"description":"ok","data":'
+    b'{"currentVersion":"1.14.0","latestVersion":"1.15.3","canUpdate":true}}'
+)
 
 
 def _app_list(apps: int) -> bytes:
     """The fake's own appDefinitions answer for a synthetic instance, so sizes match."""
-    from gc_tui.demo.captain import CaptainServer
+    from gc_tui.demo.app_listing import AppListing
     from gc_tui.demo.catalog import synthetic_fleet
 
-    return CaptainServer(synthetic_fleet(1, apps)[0])._app_definitions().body
+    return AppListing(synthetic_fleet(1, apps)[0]).response().body
 
 
 def _answer(body: bytes) -> bytes:
@@ -69,7 +72,9 @@ async def _serve(instances: int, apps: int, latency: float) -> None:
         b"versionInfo": _answer(VERSION),
     }
     loop = asyncio.get_running_loop()
-    servers = [await loop.create_server(_Server, "127.0.0.1", 0, backlog=1024) for _ in range(instances)]
+    servers = [
+        await loop.create_server(_Server, "127.0.0.1", 0, backlog=1024) for _ in range(instances)
+    ]
     print("READY " + json.dumps([s.sockets[0].getsockname()[1] for s in servers]), flush=True)
     await loop.run_in_executor(None, sys.stdin.read)
 
@@ -103,7 +108,8 @@ async def _audit_one(port: int) -> None:
     await first.get(b"/api/v2/login")
     _, other = await second
     await asyncio.gather(
-        first.get(b"/api/v2/user/apps/appDefinitions"), other.get(b"/api/v2/user/system/versionInfo")
+        first.get(b"/api/v2/user/apps/appDefinitions"),
+        other.get(b"/api/v2/user/system/versionInfo"),
     )
     first.transport.close()
     other.transport.close()
@@ -166,12 +172,23 @@ def main(argv: list[str] | None = None) -> int:
         full = _median(ports, args.repeat)
     finally:
         _stop(server)
-    print(f"== floor: minimal asyncio client and server, {args.instances} instances x {args.apps} apps")
+    print(
+        "== floor: minimal asyncio client and server, "
+        f"{args.instances} instances x {args.apps} apps"
+    )
     print(f"  wall, 1 instance, 0 ms                 {floor:.3f} s")
     print(f"  wall, {args.small} instances                   {small:.3f} s")
     print(f"  wall, {args.instances} instances                  {full:.3f} s")
-    print(f"  ratio to bound at {args.instances}                 {(full - floor) / bound:.2f}x  (gc-tui's target: 1.5x)")
-    print(f"  growth {args.small} -> {args.instances}                   {(full - small) / small * 100:+.1f} %  (gc-tui's target: < 10 %)")
+    ratio = (full - floor) / bound
+    growth = (full - small) / small * 100
+    print(
+        f"  ratio to bound at {args.instances}                 {ratio:.2f}x"
+        "  (gc-tui's target: 1.5x)"
+    )
+    print(
+        f"  growth {args.small} -> {args.instances}                   {growth:+.1f} %"
+        "  (gc-tui's target: < 10 %)"
+    )
     return 0
 
 

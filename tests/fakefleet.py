@@ -108,10 +108,22 @@ async def app_definitions(
     return {app["appName"]: app for app in response.json()["data"]["appDefinitions"]}
 
 
+def builds_settled(*instances: FakeInstance) -> bool:
+    """No build (nor its service update) runs or waits on any of ``instances``.
+
+    The instances' ``changes`` fire when a build's task ends, so ``wait_until`` can wait for it.
+    """
+    return not any(instance.state.tasks for instance in instances)
+
+
 async def eventually(
     predicate: Callable[[], Any], *, interval: float = 0.01, attempts: int = 1000
 ) -> None:
-    """Poll ``predicate`` (sync or async) until it is truthy; a bounded number of polls."""
+    """Poll ``predicate`` (sync or async) until it is truthy; a bounded number of polls.
+
+    Only for what a client sees over HTTP: for the fake's own state, ``wait_until`` on the
+    instance or fleet wakes on the change itself.
+    """
     for _ in range(attempts):
         result = predicate()
         if asyncio.iscoroutine(result):

@@ -1,4 +1,4 @@
-"""The fake CapRover must behave like the real server described in caprover-api.md.
+"""The fake CapRover must behave like the real server described in docs/caprover-api.md.
 
 Every test talks real HTTP (httpx) to fakes on loopback, as the client under test will.
 """
@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from fakefleet import (
     app_definitions,
     auth,
     build_status,
+    builds_settled,
     deploy,
     eventually,
     fake_app,
@@ -41,9 +43,9 @@ from gc_tui.demo import (
     synthetic_fleet,
 )
 from gc_tui.demo.captain import HEALTH_UUID
+from gc_tui.demo.captain_state import BuildLog
 from gc_tui.demo.catalog import demo_fleet_data, older_image
 from gc_tui.demo.demo_vault import write_demo_vault
-from gc_tui.demo.instance import BuildLog
 
 OTP_SEED = "JBSWY3DPEHPK3PXP"
 
@@ -194,7 +196,7 @@ class TestTransport:
 
 
 class TestLogin:
-    """The checks run in the reference's order; failures feed a 5-in-30-s back-off."""
+    """The checks run in the real server's order; failures feed a 5-in-30-s back-off."""
 
     @pytest.mark.parametrize(
         ("version", "payload", "status", "description"),
@@ -314,14 +316,15 @@ class TestLock:
     """One non-GET under /user at a time per server; others get HTTP 429, GETs are free."""
 
     async def test_429_while_a_non_get_is_in_flight(self) -> None:
-        instance = fake_instance(apps=["web", "worker"], build_seconds=0.3)
+        instance = fake_instance(apps=["web", "worker"])
+        instance.hold_builds()  # the attached deploy holds the lock until its build ends
         async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
             attached = asyncio.create_task(
                 deploy(client, base, token, "web", "example/web:2.0", detached=False)
             )
-            await eventually(lambda: instance.state.lock_holder is not None)
+            await instance.wait_until(lambda: instance.held_builds() == ["web"])
             blocked = await deploy(client, base, token, "worker", "example/worker:2.0")
             assert blocked.status_code == 429
             assert blocked.headers["content-type"].startswith("text/html")
@@ -337,13 +340,15 @@ class TestLock:
             ] == 100
             # Login is outside /user: never locked.
             await login(client, base, "alpha-password")
+            instance.release_builds()
             done = await attached
             assert done.json() == {"status": 100, "description": "Deploy is done", "data": {}}
             after = await deploy(client, base, token, "worker", "example/worker:2.0")
             assert after.json()["status"] == 101
 
     async def test_detached_deploy_releases_the_lock_at_once(self) -> None:
-        instance = fake_instance(apps=["a", "b", "c"], build_seconds=0.2)
+        instance = fake_instance(apps=["a", "b", "c"])
+        instance.hold_builds()  # a's build runs throughout
         async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
@@ -354,6 +359,9 @@ class TestLock:
                     "description": "Deploy is started",
                     "data": {},
                 }
+            assert instance.state.building == {"a": True, "b": True, "c": True}
+            instance.release_builds()
+            await instance.wait_until(lambda: builds_settled(instance))
 
 
 class TestDeploy:
@@ -361,6 +369,7 @@ class TestDeploy:
 
     async def test_successful_deploy_updates_version_and_image(self) -> None:
         instance = fake_instance(apps=[fake_app("web", versions=3)])
+        instance.hold_builds()  # until the client has seen it building
         async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
@@ -369,8 +378,9 @@ class TestDeploy:
             ] == 101
             first = await build_status(client, base, token, "web")
             assert first["isAppBuilding"] is True
-            await eventually(
-                lambda: not instance.state.building.get("web") and not instance.state.tasks
+            instance.release_builds()
+            await instance.wait_until(
+                lambda: not instance.state.building.get("web") and builds_settled(instance)
             )
             status = await build_status(client, base, token, "web")
             app = (await app_definitions(client, base, token))["web"]
@@ -417,7 +427,7 @@ class TestDeploy:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
             await deploy(client, base, token, "web", "example/web:2.0")
-            await eventually(lambda: not instance.state.tasks)
+            await instance.wait_until(lambda: builds_settled(instance))
             listed = (await app_definitions(client, base, token))["web"]
         assert listed["versions"][-1]["version"] == expected_number
         assert listed["deployedVersion"] == expected_number
@@ -434,7 +444,7 @@ class TestDeploy:
             token = await login(client, base, "alpha-password")
             await deploy(client, base, token, "web", "example/web:missing-tag")
             await deploy(client, base, token, "api", "example/api:9")
-            await eventually(lambda: not instance.state.tasks)
+            await instance.wait_until(lambda: builds_settled(instance))
             statuses = [await build_status(client, base, token, a) for a in ("web", "api")]
             apps = await app_definitions(client, base, token)
         for status in statuses:
@@ -485,7 +495,7 @@ class TestDeploy:
                 headers=auth(token),
             )
             assert response.json()["status"] == 101
-            await eventually(lambda: not instance.state.tasks)
+            await instance.wait_until(lambda: builds_settled(instance))
             status = await build_status(client, base, token, "web")
             app = (await app_definitions(client, base, token))["web"]
         assert status["isBuildFailed"] is True
@@ -526,7 +536,7 @@ class TestDeploy:
                 url = api(base, "user/apps/appData/web") + query
                 response = await client.post(url, json=body, headers=auth(token))
                 assert response.json()["status"] == status, query
-                await eventually(lambda: not instance.state.tasks)
+                await instance.wait_until(lambda: builds_settled(instance))
 
     @pytest.mark.parametrize(
         ("version", "text"),
@@ -576,18 +586,14 @@ class TestDeploy:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
             await deploy(client, base, token, "web", "example/web:bad")
-            seen: list[dict[str, Any]] = []
-
-            async def finished_building() -> bool:
-                seen.append(await build_status(client, base, token, "web"))
-                return not seen[-1]["isAppBuilding"]
-
-            await eventually(finished_building)
-            assert seen[-1]["isBuildFailed"] is False  # the race: looks fine at first
+            await instance.wait_until(lambda: not instance.state.building.get("web"))
+            first = await build_status(client, base, token, "web")
+            # The race: the build looks fine at first, the service update is still to come.
+            assert first["isAppBuilding"] is False and first["isBuildFailed"] is False
             app = (await app_definitions(client, base, token))["web"]
             assert app["deployedVersion"] == 2
             assert app["versions"][-1]["deployedImageName"] == "example/web:bad"
-            await eventually(lambda: not instance.state.tasks)
+            await instance.wait_until(lambda: builds_settled(instance))
             late = await build_status(client, base, token, "web")
         assert late["isAppBuilding"] is False and late["isBuildFailed"] is True
         assert [line for line in late["logs"]["lines"] if line][-2] == "Deploy failed!"
@@ -597,9 +603,8 @@ class TestBuildQueue:
     """One build at a time per server, FIFO across apps, queued apps report building."""
 
     async def test_fifo_one_at_a_time(self) -> None:
-        # Builds long enough that a loaded CI machine still sends the three deploys and reads
-        # c's queued state while a is building.
-        instance = fake_instance(apps=["a", "b", "c"], build_seconds=0.5, service_update_seconds=0)
+        instance = fake_instance(apps=["a", "b", "c"], service_update_seconds=0)
+        instance.hold_builds()
         async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
@@ -610,33 +615,32 @@ class TestBuildQueue:
             assert [line for line in queued["logs"]["lines"] if line] == [
                 "An active build (a) is in progress. This build is queued..."
             ]
-            started: list[str] = []
-            max_running = 0
 
-            def all_done() -> bool:
-                # Read the server's logs in one step (no await in between): three HTTP polls
-                # would see a finishing and b starting as two builds at once.
-                nonlocal max_running
-                running = 0
-                for app in ("a", "b", "c"):
-                    lines = list(instance.state.log_of(app).lines)
-                    if f"Build started for {app}" in lines and app not in started:
-                        started.append(app)
-                    if "Pulling this image: " + f"example/{app}:2" in " ".join(lines) and not any(
-                        line.startswith(("Build has", "Deploy failed")) for line in lines
-                    ):
-                        running += 1
-                max_running = max(max_running, running)
-                return not any(instance.state.building.get(app) for app in ("a", "b", "c"))
+            def apps_whose_log_has(line: str) -> list[str]:
+                return [
+                    app for app in "abc" if line.format(app) in instance.state.log_of(app).lines
+                ]
 
-            await eventually(all_done)
-        assert started == ["a", "b", "c"]
-        assert max_running == 1
+            def held_alone(app: str) -> Callable[[], bool]:
+                return lambda: instance.held_builds() == [app]
+
+            for position, app in enumerate("abc"):
+                await instance.wait_until(held_alone(app))
+                # The builds before this one have ended, the ones after it have not started.
+                assert apps_whose_log_has("Build started for {}") == list("abc"[: position + 1])
+                assert apps_whose_log_has("Build has finished successfully!") == list(
+                    "abc"[:position]
+                )
+                instance.release_builds()  # this build only: the next one is held again
+                instance.hold_builds()
+            instance.release_builds()
+            await instance.wait_until(lambda: builds_settled(instance))
         stamps = [instance.app(a).versions[-1]["timeStamp"] for a in "abc"]  # type: ignore[union-attr]
         assert stamps == sorted(stamps)
 
     async def test_queued_deploy_of_the_same_app_is_replaced(self) -> None:
-        instance = fake_instance(apps=["a", "b"], build_seconds=0.1, service_update_seconds=0)
+        instance = fake_instance(apps=["a", "b"], service_update_seconds=0)
+        instance.hold_builds()  # b's deploys both arrive while a builds
         async with running_fleet(instance) as fleet, httpx.AsyncClient() as client:
             base = fleet.url("alpha")
             token = await login(client, base, "alpha-password")
@@ -647,8 +651,10 @@ class TestBuildQueue:
             assert [line for line in status["logs"]["lines"] if line] == [
                 "A build for b was queued, it's now being replaced with a new build..."
             ]
-            await eventually(lambda: not any(instance.state.building.values()))
-            await eventually(lambda: not instance.state.tasks)
+            instance.release_builds()
+            await instance.wait_until(
+                lambda: not any(instance.state.building.values()) and builds_settled(instance)
+            )
         b = instance.app("b")
         assert b is not None
         assert len(b.versions) == 2 and b.deployed_image == "example/b:3"

@@ -8,10 +8,19 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from gc_tui.demo.captain import CaptainServer
-from gc_tui.demo.instance import FakeInstance
+from gc_tui.demo.change_signal import WAIT_LIMIT_SECONDS, wait_until
+from gc_tui.demo.instance import FakeInstance, deploy_in
+
+
+class ReceivedDeploy(NamedTuple):
+    """One deploy POST as a fake server recorded it."""
+
+    instance: str
+    app: str
+    image: str  # "" when the body named none readably
 
 
 class FakeFleet:
@@ -80,6 +89,41 @@ class FakeFleet:
 
     async def bring_up(self, name: str) -> None:
         await self.server(name).bring_up()
+
+    # -- for tests: holding builds, waiting for the record -----------------------------------
+
+    def hold_builds(self, *names: str) -> None:
+        """``FakeInstance.hold_builds`` on ``names``, or on every instance when none is named."""
+        for instance in self._chosen(names):
+            instance.hold_builds()
+
+    def release_builds(self, *names: str, fail: bool = False) -> None:
+        """``FakeInstance.release_builds`` on ``names``, or on every instance."""
+        for instance in self._chosen(names):
+            instance.release_builds(fail=fail)
+
+    async def wait_until(
+        self, condition: Callable[[], object], *, timeout: float | None = WAIT_LIMIT_SECONDS
+    ) -> None:
+        """Return once ``condition()`` holds, re-checked whenever any instance changes.
+
+        What counts as a change is listed at ``FakeInstance.changes``.
+        """
+        await wait_until(condition, [i.changes for i in self.instances], timeout=timeout)
+
+    def deploy_requests(self) -> list[ReceivedDeploy]:
+        """Every deploy POST any instance received, in arrival order across the fleet."""
+        received = [
+            (request.at, ReceivedDeploy(instance.name, *deploy))
+            for instance in self.instances
+            for request in instance.requests
+            if (deploy := deploy_in(request)) is not None
+        ]
+        received.sort(key=lambda pair: pair[0])
+        return [deploy for _, deploy in received]
+
+    def _chosen(self, names: tuple[str, ...]) -> list[FakeInstance]:
+        return [self.instance(name) for name in names] if names else self.instances
 
 
 class FakeFleetThread:
@@ -181,3 +225,40 @@ class FakeFleetThread:
 
     def bring_up(self, name: str) -> None:
         self.call(self.fleet.bring_up, name)
+
+    # -- for tests: holding builds, waiting for the record -----------------------------------
+
+    def hold_builds(self, *names: str) -> None:
+        """``FakeFleet.hold_builds``, from any thread (the gate needs no loop)."""
+        self.fleet.hold_builds(*names)
+
+    def release_builds(self, *names: str, fail: bool = False) -> None:
+        """``FakeFleet.release_builds``, from any thread."""
+        self.fleet.release_builds(*names, fail=fail)
+
+    def wait_until(
+        self, condition: Callable[[], object], *, timeout: float | None = WAIT_LIMIT_SECONDS
+    ) -> None:
+        """Block the calling thread until ``condition()`` holds (``FakeFleet.wait_until``).
+
+        ``condition`` runs on the fleet's loop, so it may read the instances freely. Not for a
+        coroutine: it would block its loop (use ``wait_until_async``).
+        """
+        asyncio.run_coroutine_threadsafe(
+            self.fleet.wait_until(condition, timeout=timeout), self.loop
+        ).result()
+
+    async def wait_until_async(
+        self, condition: Callable[[], object], *, timeout: float | None = WAIT_LIMIT_SECONDS
+    ) -> None:
+        """``wait_until`` for a coroutine on another loop (a Textual app's, a test's)."""
+        await asyncio.wrap_future(
+            asyncio.run_coroutine_threadsafe(
+                self.fleet.wait_until(condition, timeout=timeout), self.loop
+            )
+        )
+
+    def deploy_requests(self) -> list[ReceivedDeploy]:
+        """``FakeFleet.deploy_requests``, read on the fleet's loop."""
+        deploys: list[ReceivedDeploy] = self.call(self.fleet.deploy_requests)
+        return deploys

@@ -1,28 +1,31 @@
 """The data of one fake CapRover server: its apps, its settings, its faults, what it received.
 
-Everything here is plain data plus the in-memory state a real CapRover process loses on restart
-(tokens' version, build logs, build queue, login back-off). The behaviour lives in ``captain.py``.
+Everything here is plain data, plus ``state`` (``captain_state``): what a real CapRover process
+keeps in memory and loses on restart. The behaviour lives in ``captain.py`` and the modules it
+serves from (``login``, ``builds``, ``self_update``, ...).
 Mutate a running instance only from the fleet's event loop (``FakeFleetThread.call``) or, for
-plain attribute assignments such as ``instance.fault = "html"``, from any thread.
+plain attribute assignments such as ``instance.fault = "html"``, from any thread. The build gate
+(``hold_builds``, ``release_builds``) may be driven from any thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import json
 import secrets
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-BUILD_LOG_SIZE = 50
+from gc_tui.demo.build_gate import BuildGate
+from gc_tui.demo.captain_state import BuildOutcome, CaptainState
+from gc_tui.demo.change_signal import WAIT_LIMIT_SECONDS, ChangeSignal, wait_until
+
 MAX_VERSION_HISTORY = 50
-BACKOFF_FAILURES = 5
 MASK = "***"
 _SECRET_BODY_KEYS = frozenset({"password", "otpToken", "newPassword", "oldPassword"})
 
@@ -165,64 +168,6 @@ class FakeApp:
         return entry
 
 
-class BuildLog:
-    """CapRover's per-app build log: the last 50 lines and a running line number."""
-
-    def __init__(self) -> None:
-        self.lines: deque[str] = deque(maxlen=BUILD_LOG_SIZE)
-        self.first_line_number = -BUILD_LOG_SIZE
-        self.failed = False
-
-    def clear(self) -> None:
-        self.lines.clear()
-        self.first_line_number = -BUILD_LOG_SIZE
-        self.failed = False
-
-    def log(self, line: str) -> None:
-        self.lines.append(line)
-        self.first_line_number += 1
-
-    def window(self) -> dict[str, Any]:
-        padding = [""] * (BUILD_LOG_SIZE - len(self.lines))
-        return {"lines": padding + list(self.lines), "firstLineNumber": self.first_line_number}
-
-
-@dataclass
-class QueuedBuild:
-    app_name: str
-    definition: Any
-    git_hash: str
-    outcome: asyncio.Future[BuildOutcome]
-
-
-@dataclass(frozen=True)
-class BuildOutcome:
-    """How an attached deploy is answered: ok, a CapRover envelope, or HTTP 500."""
-
-    ok: bool
-    status: int | None = None  # CapRover status of a validation error
-    description: str = ""
-
-
-@dataclass
-class CaptainState:
-    """What a CapRover process keeps in memory only: all of it is lost on restart."""
-
-    build_logs: dict[str, BuildLog] = field(default_factory=dict)
-    # True from the deploy request until the build ends: CapRover's isAppBuilding.
-    building: dict[str, bool] = field(default_factory=dict)
-    queue: deque[QueuedBuild] = field(default_factory=deque)
-    failures: deque[float] = field(default_factory=lambda: deque(maxlen=BACKOFF_FAILURES))
-    lock_holder: object | None = None
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-    def log_of(self, app_name: str) -> BuildLog:
-        log = self.build_logs.get(app_name)
-        if log is None:
-            log = self.build_logs[app_name] = BuildLog()
-        return log
-
-
 def _new_token_version() -> str:
     return secrets.token_hex(32)
 
@@ -244,7 +189,8 @@ class FakeInstance:
     service_update_seconds: float = 2.0
     # Images whose pull fails: exact names or fnmatch patterns; tags starting "missing" too.
     failing_images: set[str] = field(default_factory=set)
-    # Images whose docker service update fails after the build succeeded (§6.3's race).
+    # Images whose docker service update fails after the build succeeded, once a poller may
+    # already have seen the build end cleanly (docs/caprover-api.md, "The build log").
     service_update_failing_images: set[str] = field(default_factory=set)
     version_check_fails: bool = False
     changelog: str = "Bug fixes and improvements."
@@ -266,6 +212,11 @@ class FakeInstance:
     state: CaptainState = field(default_factory=CaptainState, init=False, repr=False)
     # Every token ever issued, so a stale one can be told apart from garbage.
     tokens: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+    # Test controls, not CapRover state: a restart keeps them.
+    build_gate: BuildGate = field(default_factory=BuildGate, init=False, repr=False)
+    # Notified on every recorded request, every build held at the gate, every build whose
+    # isAppBuilding goes false or whose task ends, and every restart phase.
+    changes: ChangeSignal = field(default_factory=ChangeSignal, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Fail at construction, not on the first request, for a misspelt fault or mode.
@@ -305,15 +256,7 @@ class FakeInstance:
 
     def deploy_requests(self) -> list[tuple[str, str]]:
         """(app, imageName) of every deploy POST, in arrival order ("" when unreadable)."""
-        found: list[tuple[str, str]] = []
-        for request in self.requests:
-            parts = request.path.strip("/").split("/")
-            if request.method != "POST" or len(parts) != 6:
-                continue
-            if [p.lower() for p in parts[:5]] != ["api", "v2", "user", "apps", "appdata"]:
-                continue
-            found.append((parts[5], _image_in(request.body)))
-        return found
+        return [deploy for deploy in map(deploy_in, self.requests) if deploy is not None]
 
     def update_requests(self) -> list[str]:
         """The ``latestVersion`` of every self-update POST, in arrival order."""
@@ -335,6 +278,34 @@ class FakeInstance:
         self.requests.append(
             RecordedRequest(method, path, query, mask_body(body), time.monotonic())
         )
+        self.changes.notify()
+
+    # -- for tests: holding builds, waiting for the record -----------------------------------
+
+    def hold_builds(self) -> None:
+        """From now on each build waits at the end of its image pull until released.
+
+        Meanwhile the app reports isAppBuilding true, and builds queued behind it wait too.
+        Safe from any thread; holding survives a restart (held builds die with the process).
+        """
+        self.build_gate.hold()
+
+    def release_builds(self, *, fail: bool = False) -> None:
+        """Let the held builds end, as failed pulls if ``fail``, and stop holding new ones."""
+        self.build_gate.release(fail=fail)
+
+    def held_builds(self) -> list[str]:
+        """The apps whose builds wait at the gate now."""
+        return self.build_gate.held()
+
+    async def wait_until(
+        self, condition: Callable[[], object], *, timeout: float | None = WAIT_LIMIT_SECONDS
+    ) -> None:
+        """Return once ``condition()`` holds, re-checked whenever ``changes`` is notified.
+
+        Await it on the fleet's loop (``FakeFleetThread.wait_until`` does that from a thread).
+        """
+        await wait_until(condition, [self.changes], timeout=timeout)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -351,6 +322,17 @@ class FakeInstance:
         self.state = CaptainState()
         self.token_version = _new_token_version()
         self.phase = Phase.RUNNING
+        self.changes.notify()
+
+
+def deploy_in(request: RecordedRequest) -> tuple[str, str] | None:
+    """(app, imageName) when ``request`` is a deploy POST ("" for an unreadable image)."""
+    parts = request.path.strip("/").split("/")
+    if request.method != "POST" or len(parts) != 6:
+        return None
+    if [p.lower() for p in parts[:5]] != ["api", "v2", "user", "apps", "appdata"]:
+        return None
+    return parts[5], _image_in(request.body)
 
 
 def _tag_of(image: str) -> str:

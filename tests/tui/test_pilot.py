@@ -298,29 +298,31 @@ class TestDeploy:
                 await wait_for(pilot, lambda: not app.engines and audited(app), timeout=20)
                 assert image("alderbrook/explorer") == new
 
-    async def test_quit_while_deploying_asks(self, tmp_path: Path) -> None:
-        from tests.tui.conftest import fast_demo_instances, start_fleet
+    async def test_quit_while_deploying_asks(self, demo_fleet: Fleet) -> None:
+        from dataclasses import replace
 
-        instances = fast_demo_instances()
-        for instance in instances:
-            instance.build_seconds = 3.0
-        for fleet in start_fleet(tmp_path, instances):
-            app = fleet.app()
-            async with app.run_test(size=SIZE) as pilot:
-                await wait_for(pilot, lambda: audited(app))
-                await deploy_from_dialog(pilot, app, f"{EXPLORER}:20260901-1", "staging/explorer")
-                await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
-                await pilot.press("q")
-                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-                assert app.screen.query_one("#no", Button).has_focus
-                await pilot.press("escape")  # keep running
-                await pilot.pause()
-                assert app.is_running and app.engines
-                await pilot.press("q")
-                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-                await pilot.click("#yes")
-                await pilot.pause()
-            assert not app.is_running
+        from tests.tui.conftest import FAST_TIMING
+
+        # The build is held until the app has quit, and the client's own build deadline is
+        # out of reach, so the deploy is still running at every step however slow the run.
+        demo_fleet.thread.hold_builds()
+        app = demo_fleet.app(deploy_timing=replace(FAST_TIMING, build_deadline=3600.0))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            await deploy_from_dialog(pilot, app, f"{EXPLORER}:20260901-1", "staging/explorer")
+            await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert app.screen.query_one("#no", Button).has_focus
+            await pilot.press("escape")  # keep running
+            await pilot.pause()
+            assert app.is_running and app.engines
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.click("#yes")
+            await pilot.pause()
+        assert not app.is_running
+        demo_fleet.thread.release_builds()
 
 
 class TestExport:

@@ -331,3 +331,50 @@ class TestPasswordSources:
         vault = make_vault(tmp_path / "k.kdbx", entries, password=None, keyfile=keyfile)
         result = gc_tui("audit", *vault_flags(vault), "--keyfile", str(keyfile), password=None)
         assert result.code == 0, result.stderr
+
+
+class TestMistakes:
+    """A typo costs a clear line and exit 2, before anything is asked or sent."""
+
+    def test_a_mistyped_app_exits_2_with_a_suggestion(
+        self, vault: Path, fleet: FakeFleetThread
+    ) -> None:
+        result = gc_tui("deploy", *vault_flags(vault), "--app", "supserset", "--image", NEW,
+                        "--yes")
+        assert result.code == 2
+        assert "no instance has an app named 'supserset' (did you mean 'superset'?)" in result.stderr
+        assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+    def test_an_image_without_a_tag_needs_allow_floating(self, vault: Path) -> None:
+        result = gc_tui("deploy", *vault_flags(vault), "--app", "superset", "--image",
+                        "communityfirst/superset-deployment", "--yes")
+        assert result.code == 2 and "has no tag or digest" in result.stderr
+        assert "--allow-floating" in result.stderr
+
+    def test_a_missing_vault_is_said_before_the_password_is_asked(self, tmp_path: Path) -> None:
+        stdin = Terminal("")  # a terminal: the prompt would block if it came first
+        result = gc_tui("audit", "--vault", str(tmp_path / "nope.kdbx"), stdin=stdin,
+                        password=None)
+        assert result.code == 2 and "the vault file does not exist" in result.stderr
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from gc_tui import __version__
+
+        with pytest.raises(SystemExit) as exit_info:
+            run(["--version"])
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out.strip() == f"gc-tui {__version__}"
+
+    def test_a_typo_in_a_demo_command_fails_before_the_demo_starts(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from gc_tui.demo import environment
+
+        def must_not_start(**_: object) -> None:
+            raise AssertionError("the demo fleet started")
+
+        monkeypatch.setattr(environment, "demo_world", must_not_start)
+        with pytest.raises(SystemExit) as exit_info:
+            run(["demo", "audit", "--formt", "json"])
+        assert exit_info.value.code == 2
+        assert "unrecognized arguments: --formt" in capsys.readouterr().err

@@ -115,3 +115,53 @@ def test_ctrl_c_starts_nothing_new_and_logs_every_row(tmp_path: Path) -> None:
                if row.state == "cancelled")
     assert len(blue.deploy_requests()) == 1
     assert "cancelled" in output
+
+
+def test_ctrl_c_twice_stops_now_and_labels_every_row_truthfully(tmp_path: Path) -> None:
+    """The second Ctrl-C stops following the build in flight: that row may still finish on
+    the server and says so; the rows never sent say that. Nothing else reaches stderr."""
+    fakes = demo_instances(build_seconds=0.05, service_update_seconds=0.05)
+    with FakeFleetThread(fakes) as fleet:
+        fleet.hold_builds()  # the first build waits until the test has pressed Ctrl-C twice
+        vault = tmp_path / "fleet.kdbx"
+        write_demo_vault(vault, demo_vault_entries(fleet.urls()), PASSWORD)
+        state = tmp_path / "state"
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gc_tui", "deploy", "--vault", str(vault), "--group",
+                "CapRover", "--instance", "bluecanyon", "--app", "superset",
+                "--image", "communityfirst/superset-deployment:6.1.0_20260901-0000", "--yes",
+                "--password-stdin",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "GC_TUI_STATE_DIR": str(state)},
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(PASSWORD + "\n")
+        process.stdin.close()
+        for line in process.stdout:
+            if ": building" in line:
+                process.send_signal(signal.SIGINT)
+                break
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert "starting nothing new" in first
+        process.send_signal(signal.SIGINT)
+        output = process.stdout.read()
+        err = first + process.stderr.read()
+        process.wait(timeout=60)
+        fleet.release_builds()
+    assert process.returncode == 1, err
+    assert "Traceback" not in err and "Warning" not in err and "never awaited" not in err
+    (run,) = read_journal(state / "deploys.jsonl").runs
+    errors = {row.app: row.error or "" for row in run.rows.values()}
+    assert set(run_state for run_state in (row.state for row in run.rows.values())) == {
+        "cancelled"
+    }
+    assert "interrupted while building" in errors["superset"]
+    assert "never sent" in errors["superset-worker"]
+    assert "never sent" in errors["superset-init-and-beat"]
+    assert "interrupted while building" in output

@@ -16,20 +16,20 @@ from gc_tui.core.caprover import (
     ApiError,
     BadResponse,
     CapRoverError,
-    ClientSettings,
     LockedOut,
     OtpRequired,
     TlsFailure,
     Unreachable,
     WrongPassword,
 )
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance, TotpSpec
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeApp, FakeInstance
 
-FAST = ClientSettings(connect_timeout=2, read_timeout=2, request_deadline=1.0)
+FAST = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=1.0)
 
 
 def as_vault_entry(fleet: FakeFleet, fake: FakeInstance, password: str | None = None, **kw: object) -> Instance:
@@ -149,7 +149,7 @@ class TestAnswersThatAreNotCapRover:
 
     async def test_a_huge_body_is_cut_off(self) -> None:
         fake = fake_instance(fault="huge", huge_bytes=100 * 1024 * 1024)
-        settings = ClientSettings(request_deadline=20, max_response_bytes=1024 * 1024)
+        settings = HttpSettings(request_deadline=20, max_response_bytes=1024 * 1024)
         async with running_fleet(fake) as fleet:
             async with FleetSession([as_vault_entry(fleet, fake)], settings) as session:
                 with pytest.raises(BadResponse, match="larger than|too large"):

@@ -14,7 +14,8 @@ from fakefleet import fake_app, fake_instance, running_fleet
 from vaults import make_vault
 
 from gc_tui.cli import run
-from gc_tui.core.caprover import BadResponse, CapRoverClient, ClientSettings
+from gc_tui.core.caprover import BadResponse, CapRoverClient
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
@@ -140,7 +141,7 @@ class TestRedirects:
         fake = fake_instance("acme", "acme-pw", fault="redirect_to_http")
         async with running_fleet(fake, ssl_context=server, url_host="localhost") as fleet:
             entry = Instance("acme", fleet.url("acme"), Secret("acme-pw"))
-            settings = ClientSettings(request_deadline=2)
+            settings = HttpSettings(request_deadline=2)
             async with FleetSession([entry], settings, ca_files={"acme": ca_file}) as session:
                 with pytest.raises(BadResponse, match="redirect.*not followed"):
                     await session.client("acme").login()

@@ -321,10 +321,10 @@ def describe(error: BaseException, *, answer_started: bool = False) -> NetworkFa
 
 
 def _is_parse_error(error: httpx.RemoteProtocolError) -> bool:
-    # httpx wraps httpcore's error, which wraps h11's when the bytes could not be parsed; when
-    # the server simply hung up, httpcore raises its own error with no cause under it.
+    # httpx wraps httpcore's error, which was raised while handling h11's when the bytes
+    # could not be parsed; when the server simply hung up, httpcore's error stands alone.
     inner = error.__cause__
-    return inner is not None and inner.__cause__ is not None
+    return inner is not None and (inner.__cause__ or inner.__context__) is not None
 
 
 # Several addresses may fail at once (Happy Eyeballs): the most telling failure wins.

@@ -11,6 +11,7 @@ sections that match no entry, so a typo is seen rather than silently ignored.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,7 @@ class Config:
         names = {instance.name for instance in instances}
         where = f"{self.path}: " if self.path is not None else ""
         return [
-            f"{where}[instances.{printable(name, 60)}] matches no vault entry (titles must "
+            f"{where}[instances.{_toml_key(name)}] matches no vault entry (titles must "
             "match exactly, case and spaces included); its settings apply to nothing"
             for name in self.instances
             if name not in names
@@ -253,6 +254,13 @@ def _check(path: Path, key: str, value: Any, kind: str, base: Path) -> Any:
             raise bad("a list of strings")
         return value
     raise AssertionError(kind)
+
+
+def _toml_key(name: str) -> str:
+    """``name`` as the section header would write it: bare when TOML allows, else quoted."""
+    if name and all(c.isascii() and (c.isalnum() or c in "-_") for c in name):
+        return name
+    return json.dumps(printable(name, 60), ensure_ascii=False)
 
 
 def _proxy(path: Path, key: str, value: Any) -> str:

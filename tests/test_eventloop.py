@@ -66,7 +66,9 @@ def test_an_audit_with_every_kind_of_answer(choice: Any) -> None:
             fake_instance("tls"), ssl_context=server_tls, url_host="localhost"
         ) as tls_fleet:
             instances = [
-                Instance(f.name, fleet.url(f.name), Secret(f.password if f.name != "wrong" else "x"))
+                Instance(
+                    f.name, fleet.url(f.name), Secret(f.password if f.name != "wrong" else "x")
+                )
                 for f in fakes
             ] + [Instance("tls", tls_fleet.url("tls"), Secret("alpha-password"))]
             async with FleetSession(instances, FAST) as session:

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from rawhttp import RawRequest, ServerRecord, answer, raw_server, read_request, reset
+from rawhttp import ServerRecord, answer, raw_server, read_request, reset
+from resolver import FakeResolver
 
 from gc_tui.core.http import (
     FailureKind,
@@ -302,24 +303,14 @@ class TestAddressRacing:
     async def test_ipv6_black_holed_ipv4_answers(
         self, client_for, black_hole: int, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
     ) -> None:
-        real_getaddrinfo = socket.getaddrinfo
-
-        def dual_stack(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
-            # No name here resolves to both ::1 and 127.0.0.1, so the resolver is the one
-            # part replaced: first the black-holed IPv6 address, then the working IPv4 one.
-            if host in ("captain.dual.test", b"captain.dual.test"):
-                return [
-                    (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", port, 0, 0)),
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
-                ]
-            return real_getaddrinfo(host, port, *args, **kwargs)
-
-        monkeypatch.setattr(socket, "getaddrinfo", dual_stack)
+        # No name here resolves to both ::1 and 127.0.0.1, so the resolver is the one part
+        # replaced: first the black-holed IPv6 address, then the working IPv4 one.
+        FakeResolver(monkeypatch, {"captain.dual.test": ["::1", "127.0.0.1"]})
         async with raw_server(answer_everything, port=black_hole) as (_, record):
             http = client(client_for, f"http://captain.dual.test:{black_hole}")
             got = await fetch(http, "GET", "/", SETTINGS)  # connect timeout 3 s
         assert got.status == 200
-        assert record.requests == [RawRequest("GET", "/", record.requests[0].headers, b"")]
+        assert [(r.method, r.target) for r in record.requests] == [("GET", "/")]
         assert record.requests[0].headers["host"] == f"captain.dual.test:{black_hole}"
 
 

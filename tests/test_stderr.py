@@ -184,4 +184,5 @@ def test_the_core_audit_on_each_loop(failing_fleet: dict[str, str], loop: str) -
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert_rows({name: (status, error) for name, (status, error) in json.loads(done.stdout).items()})
+    rows = json.loads(done.stdout)
+    assert_rows({name: (status, error) for name, (status, error) in rows.items()})

@@ -331,7 +331,7 @@ class TestTls:
             with pytest.raises(TlsFailure) as caught:
                 await session.client(fake.name).login()
         assert str(caught.value) == f"alpha: cannot use the CA file {tmp_path / 'gone.pem'}: " \
-            "No such file or directory"
+            "no such file"
         assert fake.login_attempts() == 0
 
     async def test_insecure_skips_verification(

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from rawhttp import LOGIN_OK, ServerRecord, envelope, raw_server, read_request
 
-from gc_tui.core.caprover import BadResponse, CapRoverClient
+from gc_tui.core.caprover import BadResponse, CapRoverClient, Unreachable
 from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
@@ -75,6 +75,30 @@ class TestAtMostOnce:
                 with pytest.raises(BadResponse):
                     await session.client("acme").app_definitions()
         assert record.count("POST", "/login") == 1
+
+
+class TestTimedOut:
+    async def test_a_deploy_that_timed_out_is_not_resent_and_may_have_arrived(self) -> None:
+        async def never_answer_deploys(reader, writer, record: ServerRecord) -> None:  # type: ignore[no-untyped-def]
+            while (request := await read_request(reader)) is not None:
+                record.requests.append(request)
+                if "/appData/" in request.target:
+                    while await reader.read(65536):  # holds the deploy, says nothing
+                        pass
+                    return
+                writer.write(LOGIN_OK)
+                await writer.drain()
+
+        settings = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=0.5)
+        async with raw_server(never_answer_deploys) as (url, record):
+            async with FleetSession([Instance("acme", url, Secret("pw"))], settings) as session:
+                with pytest.raises(Unreachable) as caught:
+                    await session.client("acme").deploy_image("explorer", "repo/explorer:2")
+        assert record.count("POST", "/appData/explorer") == 1
+        assert str(caught.value) == (
+            "acme: timed out: no complete answer within 0.5 s; the request was sent once and "
+            "not repeated: it may have reached CapRover, so check the instance before asking again"
+        )
 
 
 class TestAfterIdle:

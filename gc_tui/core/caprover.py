@@ -19,8 +19,15 @@ import httpx
 import orjson
 
 from gc_tui.core.app_definitions import MalformedApp, parse_app
-from gc_tui.core.hosts import is_loopback
-from gc_tui.core.http import FailureKind, HttpAnswer, HttpSettings, NetworkFailure, fetch
+from gc_tui.core.hosts import sends_in_clear
+from gc_tui.core.http import (
+    FailureKind,
+    HttpAnswer,
+    HttpSettings,
+    NetworkFailure,
+    fetch,
+    shown_proxy,
+)
 from gc_tui.core.model import AppInfo, Instance, InstanceStatus, VersionInfo
 from gc_tui.core.text import printable
 from gc_tui.core.totp import totp_code
@@ -39,6 +46,8 @@ OTP_REQUIRED = 1114
 _SUCCESS = {OK, OK_DEPLOY_STARTED, OK_PARTIALLY}
 
 _HEADERS = {"Accept": "application/json", "x-namespace": "captain"}
+# The request went out, and what became of it is unknown.
+_MAYBE_DELIVERED = frozenset({FailureKind.NO_ANSWER, FailureKind.TIMEOUT, FailureKind.BROKE})
 # Unauthenticated and constant on a real server: cheap enough to open a connection with.
 _HEALTH_PATH = "/checkhealth"
 
@@ -177,10 +186,7 @@ class CapRoverClient:
         acceptable. CapRover's first set-up answers on ``http://IP:3000``, so vault entries
         saved then look exactly like this.
         """
-        parts = urlsplit(self.instance.url)
-        if parts.scheme.lower() != "http" or self.instance.allow_plain_http:
-            return None
-        if is_loopback(parts.hostname or ""):
+        if self.instance.allow_plain_http or not sends_in_clear(self.instance.url):
             return None
         return PlainHttpRefused(
             self.name,
@@ -228,7 +234,9 @@ class CapRoverClient:
                     algorithm=spec.algorithm,
                 )
             except ValueError as err:
-                raise OtpRequired(self.name, f"the vault entry's TOTP seed is unusable: {err}")
+                raise OtpRequired(
+                    self.name, f"the vault entry's TOTP seed is unusable: {err}"
+                ) from None
         code, description, data = await self._call("POST", "/login", json_body=body, auth=False)
         del body
         if code == OK:
@@ -284,7 +292,9 @@ class CapRoverClient:
         logs = data.get("logs") if isinstance(data.get("logs"), dict) else {}
         assert isinstance(logs, dict)
         raw_lines = logs.get("lines", [])
-        lines = tuple(str(line) for line in raw_lines if line) if isinstance(raw_lines, list) else ()
+        if not isinstance(raw_lines, list):
+            raw_lines = []
+        lines = tuple(str(line) for line in raw_lines if line)
         first = logs.get("firstLineNumber", 0)
         return BuildStatus(
             is_building=bool(data.get("isAppBuilding")),
@@ -376,21 +386,22 @@ class CapRoverClient:
 
     def _network_error(self, failure: NetworkFailure, method: str) -> CapRoverError:
         kind = failure.kind
-        route = f" through proxy {_shown_proxy(self.instance.proxy)}" if self.instance.proxy else ""
+        route = f" through proxy {shown_proxy(self.instance.proxy)}" if self.instance.proxy else ""
         if kind in (FailureKind.TLS_UNTRUSTED, FailureKind.TLS_FAILED):
             return TlsFailure(self.name, f"{failure}{route}")
         if kind.before_connecting:
-            return Unreachable(self.name, f"cannot connect to {self.instance.url}{route}: {failure}")
-        if kind is FailureKind.TIMEOUT:
-            return Unreachable(self.name, str(failure))
-        if kind is FailureKind.NO_ANSWER and method != "GET":
+            where = f"{self.instance.url}{route}"
+            return Unreachable(self.name, f"cannot connect to {where}: {failure}")
+        message = str(failure)
+        if method != "GET" and kind in _MAYBE_DELIVERED:
             # Sent once and never again: a deploy or an update may have started anyway.
-            return BadResponse(
-                self.name,
-                f"{failure}; the request was sent once and not repeated: it may have reached "
-                "CapRover, so check the instance before asking again",
+            message += (
+                "; the request was sent once and not repeated: it may have reached CapRover, "
+                "so check the instance before asking again"
             )
-        return BadResponse(self.name, str(failure))
+        if kind is FailureKind.TIMEOUT:
+            return Unreachable(self.name, message)
+        return BadResponse(self.name, message)
 
     def _parse_envelope(self, response: HttpAnswer) -> tuple[int, str, dict[str, Any]]:
         http_status = response.status
@@ -405,7 +416,9 @@ class CapRoverClient:
         if http_status == 429:
             raise Busy(self.name, "another operation is in progress on this server (HTTP 429)")
         if http_status in (502, 503, 504):
-            raise ServerDown(self.name, f"HTTP {http_status}: CapRover is not answering behind nginx")
+            raise ServerDown(
+                self.name, f"HTTP {http_status}: CapRover is not answering behind nginx"
+            )
         if http_status != 200:
             raise BadResponse(self.name, f"HTTP {http_status} instead of a CapRover answer")
         content_type = response.headers.get("content-type", "")
@@ -440,14 +453,3 @@ class CapRoverClient:
 def _app_path(app: str) -> str:
     # App names are [a-z0-9-] on a real server; quoting keeps a hostile name inside the path.
     return quote(app, safe="")
-
-
-def _shown_proxy(proxy: str) -> str:
-    """The proxy's scheme, host and port: never a user name or password written in its URL."""
-    parts = urlsplit(proxy)
-    host = parts.hostname or "?"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return printable(f"{parts.scheme}://{host}{port}", 100)

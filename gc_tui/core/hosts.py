@@ -7,6 +7,7 @@ a password may travel over plain HTTP) ask these questions; docs/network.md give
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 import idna
 
@@ -45,3 +46,10 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def sends_in_clear(url: str) -> bool:
+    """True when a request to ``url`` would cross a network unencrypted: ``http://`` to a
+    host that is not this machine."""
+    parts = urlsplit(url)
+    return parts.scheme.lower() == "http" and not is_loopback(parts.hostname or "")

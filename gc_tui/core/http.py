@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -287,6 +288,16 @@ async def _exchange(
 
 def _too_large(settings: HttpSettings) -> str:
     return f"more than {settings.max_response_bytes // (1024 * 1024)} MiB"
+
+
+def shown_proxy(proxy: str) -> str:
+    """A proxy URL as it may be shown: scheme, host and port, never a user or password."""
+    parts = urlsplit(proxy)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return printable(f"{parts.scheme}://{parts.hostname or '?'}{port}", 100)
 
 
 def describe(error: BaseException, *, answer_started: bool = False) -> NetworkFailure:

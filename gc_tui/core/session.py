@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any, Self
 
 from gc_tui.core.caprover import CapRoverClient, TlsFailure
-from gc_tui.core.http import HttpSettings, TlsContexts, make_client
+from gc_tui.core.http import HttpSettings, TlsContexts, ca_file_problem, make_client
 from gc_tui.core.model import Instance
-from gc_tui.core.text import printable
 
 
 class InstanceBusy(Exception):
@@ -71,7 +70,7 @@ class FleetSession:
             tls = self._tls.context(ca_file, verify=not instance.insecure)
         except (OSError, ssl.SSLError) as error:
             # The config checks CA files when it loads; this is a file changed since then.
-            reason = printable(str(getattr(error, "strerror", None) or type(error).__name__))
+            reason = (ca_file_problem(ca_file) if ca_file else None) or type(error).__name__
             failure = TlsFailure(name, f"cannot use the CA file {ca_file}: {reason}")
             tls = self._tls.context()
         http = make_client(instance.url, tls=tls, settings=self.settings, proxy=instance.proxy)

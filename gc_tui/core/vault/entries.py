@@ -202,7 +202,8 @@ def select_instances(
     duplicates = [title for title, same in titles.items() if len(same) > 1]
     if duplicates:
         names = ", ".join(
-            f"{printable(title, 60)!r} ({' and '.join(printable(e.path, 80) for e in titles[title])})"
+            f"{printable(title, 60)!r} "
+            f"({' and '.join(printable(e.path, 80) for e in titles[title])})"
             for title in duplicates
         )
         problems.insert(0, f"instance names must be unique; duplicate titles: {names}")

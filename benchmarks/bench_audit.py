@@ -15,7 +15,7 @@ Client CPU per request is reported, and every figure again on asyncio's own loop
 TUI's). There is no growth target: the client and the fake share this machine's 2 cores, so
 growth measures the machine (benchmarks/floor_audit.py).
 
-    python benchmarks/bench_audit.py                # the full run (about a minute)
+    python benchmarks/bench_audit.py                # the full run (about four minutes)
     python benchmarks/bench_audit.py --smoke        # 20 and 8 instances, 1 repeat
 """
 

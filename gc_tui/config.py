@@ -99,6 +99,9 @@ class Config:
         ]
 
     def ca_files(self) -> dict[str, Path]:
+        """Each section's CA file by instance name. ``apply_to`` already puts the CA file that
+        applies (the section's, else the global one) on each Instance, which FleetSession
+        prefers; this mapping is only its fallback for instances built without ``apply_to``."""
         return {name: c.ca_file for name, c in self.instances.items() if c.ca_file is not None}
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gc_tui.config import Config
-from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.deploy import DeployTiming
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.update import UpdateTiming
@@ -47,7 +47,7 @@ class Settings:
     unlock_hint: str | None = None  # shown under the password field (the demo's password)
 
     @property
-    def client(self) -> ClientSettings:
+    def client(self) -> HttpSettings:
         return self.config.client
 
     @property

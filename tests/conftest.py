@@ -16,4 +16,9 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.delenv("GC_TUI_CONFIG", raising=False)
     monkeypatch.delenv("GC_TUI_VAULT_PASSWORD", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
+    # httpx honours these (core/http.py): a developer's proxy must not carry the tests'
+    # loopback traffic. The proxy tests set them on purpose.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     return home

@@ -16,23 +16,25 @@ from gc_tui.core.caprover import (
     ApiError,
     BadResponse,
     CapRoverError,
-    ClientSettings,
     LockedOut,
     OtpRequired,
     TlsFailure,
     Unreachable,
     WrongPassword,
 )
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance, TotpSpec
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeApp, FakeInstance
 
-FAST = ClientSettings(connect_timeout=2, read_timeout=2, request_deadline=1.0)
+FAST = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=1.0)
 
 
-def as_vault_entry(fleet: FakeFleet, fake: FakeInstance, password: str | None = None, **kw: object) -> Instance:
+def as_vault_entry(
+    fleet: FakeFleet, fake: FakeInstance, password: str | None = None, **kw: object
+) -> Instance:
     return Instance(
         fake.name,
         fleet.url(fake.name),
@@ -149,18 +151,20 @@ class TestAnswersThatAreNotCapRover:
 
     async def test_a_huge_body_is_cut_off(self) -> None:
         fake = fake_instance(fault="huge", huge_bytes=100 * 1024 * 1024)
-        settings = ClientSettings(request_deadline=20, max_response_bytes=1024 * 1024)
+        settings = HttpSettings(request_deadline=20, max_response_bytes=1024 * 1024)
         async with running_fleet(fake) as fleet:
             async with FleetSession([as_vault_entry(fleet, fake)], settings) as session:
-                with pytest.raises(BadResponse, match="larger than|too large"):
+                with pytest.raises(BadResponse, match=r"larger than|too large"):
                     await session.client(fake.name).login()
 
     async def test_nothing_listening_is_unreachable(self) -> None:
         fake = fake_instance(fault="unreachable")
         async with running_fleet(fake) as fleet:
             async with FleetSession([as_vault_entry(fleet, fake)], FAST) as session:
-                with pytest.raises(Unreachable, match="cannot connect"):
+                with pytest.raises(Unreachable) as caught:
                     await session.client(fake.name).login()
+        assert str(caught.value) == f"alpha: cannot connect to {fleet.url('alpha')}: " \
+            "connection refused"
 
 
 class TestHostileJson:
@@ -173,12 +177,18 @@ class TestHostileJson:
             (b'{"status": NaN, "data": {}}', "not JSON"),
             (b'{"status": 100, "data": {"token": "\\ud800"}}', "not JSON"),  # a lone surrogate
             (b'{"status": 100000000000000000000000, "data": {}}', "without a numeric status"),
-            (b'{"status": 100, "description": "ok", "data": {"token": "a\\r\\nx: y"}}', "token is malformed"),
+            (
+                b'{"status": 100, "description": "ok", "data": {"token": "a\\r\\nx: y"}}',
+                "token is malformed",
+            ),
             (b"[1, 2]", "not CapRover's envelope"),
         ],
     )
     async def test_hostile_json(self, body: bytes, words: str) -> None:
-        answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+        answer = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n%s"
+        )
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
@@ -272,15 +282,20 @@ async def tls_fleet(ca: trustme.CA) -> AsyncIterator[tuple[FakeFleet, FakeInstan
 
 
 class TestTls:
-    """Verification is on by default; only the config turns it off, per instance."""
+    """Verification is on by default, against the system's trust store plus what the
+    environment or the config adds; only the config turns it off, per instance. No password
+    is sent to a server that failed verification."""
 
     async def test_an_untrusted_certificate_is_a_tls_error(
         self, tls_fleet: tuple[FakeFleet, FakeInstance]
     ) -> None:
         fleet, fake = tls_fleet
         async with FleetSession([as_vault_entry(fleet, fake)], FAST) as session:
-            with pytest.raises(TlsFailure, match="alpha: TLS"):
+            with pytest.raises(TlsFailure) as caught:
                 await session.client(fake.name).login()
+        assert str(caught.value).startswith("alpha: TLS certificate not trusted: ")
+        assert "issuer" in str(caught.value)  # OpenSSL's reason: trustme's CA is unknown
+        assert fake.login_attempts() == 0
 
     async def test_the_instance_ca_file_is_trusted(
         self, tls_fleet: tuple[FakeFleet, FakeInstance], ca: trustme.CA, tmp_path: Path
@@ -288,13 +303,41 @@ class TestTls:
         fleet, fake = tls_fleet
         ca_file = tmp_path / "ca.pem"
         ca.cert_pem.write_to_path(str(ca_file))
-        entry = as_vault_entry(fleet, fake)
-        async with FleetSession([entry], FAST, ca_files={fake.name: ca_file}) as session:
+        entry = as_vault_entry(fleet, fake, ca_file=ca_file)
+        async with FleetSession([entry], FAST) as session:
+            apps = await session.client(fake.name).app_definitions()
+        assert [app.name for app in apps] == ["web", "worker"]
+        assert fake.login_attempts() == 1
+
+    async def test_ssl_cert_file_from_the_environment_is_trusted(
+        self, tls_fleet: tuple[FakeFleet, FakeInstance], ca: trustme.CA, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # OpenSSL's default paths read SSL_CERT_FILE, as curl and other tools do.
+        fleet, fake = tls_fleet
+        bundle = tmp_path / "bundle.pem"
+        ca.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        async with FleetSession([as_vault_entry(fleet, fake)], FAST) as session:
             await session.client(fake.name).login()
+        assert fake.login_attempts() == 1
+
+    async def test_a_ca_file_gone_since_the_config_loaded_fails_that_instance_only(
+        self, tls_fleet: tuple[FakeFleet, FakeInstance], tmp_path: Path
+    ) -> None:
+        fleet, fake = tls_fleet
+        entry = as_vault_entry(fleet, fake, ca_file=tmp_path / "gone.pem")
+        async with FleetSession([entry], FAST) as session:
+            with pytest.raises(TlsFailure) as caught:
+                await session.client(fake.name).login()
+        assert str(caught.value) == f"alpha: cannot use the CA file {tmp_path / 'gone.pem'}: " \
+            "no such file"
+        assert fake.login_attempts() == 0
 
     async def test_insecure_skips_verification(
         self, tls_fleet: tuple[FakeFleet, FakeInstance]
     ) -> None:
         fleet, fake = tls_fleet
         async with FleetSession([as_vault_entry(fleet, fake, insecure=True)], FAST) as session:
-            await session.client(fake.name).login()
+            apps = await session.client(fake.name).app_definitions()
+        assert len(apps) == 2 and fake.login_attempts() == 1

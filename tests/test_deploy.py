@@ -10,9 +10,9 @@ import pytest
 from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet, audit_stream
-from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.deploy import DeployEngine, DeployTiming
 from gc_tui.core.engine import RowEvent, RowState
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.core.model import Instance, InstanceStatus
 from gc_tui.core.plan import DeployTarget, Plan, build_plan
@@ -21,7 +21,7 @@ from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
 
-FAST_CLIENT = ClientSettings(connect_timeout=2, read_timeout=2, request_deadline=2)
+FAST_CLIENT = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=2)
 FAST_TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
 OLD = "communityfirst/superset-deployment:6.0.0_20260303-0213"
 NEW = "communityfirst/superset-deployment:6.1.0_20260803-1652"
@@ -252,7 +252,7 @@ class TestAudit:
     async def test_results_stream_without_waiting_for_the_slowest(self) -> None:
         fakes = [fake_instance("slow", fault="slow", slow_seconds=1.5), fake_instance("fast")]
         async with running_fleet(*fakes) as fleet:
-            async with FleetSession(entries(fleet), ClientSettings(request_deadline=5)) as session:
+            async with FleetSession(entries(fleet), HttpSettings(request_deadline=5)) as session:
                 order = [audit.instance.name async for audit in audit_stream(session)]
         assert order == ["fast", "slow"]
 

@@ -13,8 +13,8 @@ import trustme
 from fakefleet import fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
-from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.eventloop import loop_factory, loop_name, run
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance, InstanceStatus
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
@@ -22,7 +22,7 @@ from gc_tui.core.session import FleetSession
 if sys.platform == "win32":  # the only platform where pyproject does not install uvloop
     pytest.skip("uvloop is not built for Windows", allow_module_level=True)
 
-FAST = ClientSettings(connect_timeout=2, read_timeout=2, request_deadline=3,
+FAST = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=3,
                       max_response_bytes=64 * 1024)
 
 
@@ -66,7 +66,9 @@ def test_an_audit_with_every_kind_of_answer(choice: Any) -> None:
             fake_instance("tls"), ssl_context=server_tls, url_host="localhost"
         ) as tls_fleet:
             instances = [
-                Instance(f.name, fleet.url(f.name), Secret(f.password if f.name != "wrong" else "x"))
+                Instance(
+                    f.name, fleet.url(f.name), Secret(f.password if f.name != "wrong" else "x")
+                )
                 for f in fakes
             ] + [Instance("tls", tls_fleet.url("tls"), Secret("alpha-password"))]
             async with FleetSession(instances, FAST) as session:

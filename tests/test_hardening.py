@@ -14,7 +14,8 @@ from fakefleet import fake_app, fake_instance, running_fleet
 from vaults import make_vault
 
 from gc_tui.cli import run
-from gc_tui.core.caprover import BadResponse, CapRoverClient, ClientSettings
+from gc_tui.core.caprover import BadResponse, CapRoverClient
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
@@ -72,8 +73,10 @@ class TestTerminalInjection:
 
     @pytest.mark.parametrize("fmt", ["table", "csv"])
     def test_audit_output(self, hostile_fleet, fmt: str) -> None:  # type: ignore[no-untyped-def]
-        fleet, vault = hostile_fleet
-        code, out, err = run_cli("audit", "--vault", str(vault), "--group", "CapRover", "--format", fmt)
+        _fleet, vault = hostile_fleet
+        code, out, err = run_cli(
+            "audit", "--vault", str(vault), "--group", "CapRover", "--format", fmt
+        )
         assert code == 0, err
         assert_inert(out + err)
         assert "acme [prod]" in out  # shown as written, brackets and all
@@ -87,7 +90,9 @@ class TestTerminalInjection:
                 [{"title": "acme", "url": fleet.url("acme"), "password": "acme-pw", "group": "G"}],
                 password=VAULT_PASSWORD,
             )
-            code, out, _ = run_cli("audit", "--vault", str(vault), "--group", "G", "--format", "csv")
+            _code, out, _ = run_cli(
+                "audit", "--vault", str(vault), "--group", "G", "--format", "csv"
+            )
         rows = list(csv.DictReader(io.StringIO(out)))
         assert rows[0]["app"] == "'=cmd|calc"
 
@@ -105,7 +110,9 @@ class TestSecretsInErrorPaths:
             raise RuntimeError(f"boom {password} {token} {VAULT_PASSWORD}")
 
         monkeypatch.setattr(CapRoverClient, "_login_request", exploding_login)
-        code, out, err = run_cli("audit", "--vault", str(vault), "--group", "CapRover", "--format", "json")
+        code, out, err = run_cli(
+            "audit", "--vault", str(vault), "--group", "CapRover", "--format", "json"
+        )
         fake = fleet.instance("acme")
         assert code == 1 and "unexpected error (RuntimeError)" in out
         for secret in (VAULT_PASSWORD, "acme-pw", *fake.tokens):
@@ -114,7 +121,7 @@ class TestSecretsInErrorPaths:
     def test_a_crash_outside_the_core_prints_frames_not_messages(
         self, hostile_fleet, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
     ) -> None:
-        fleet, vault = hostile_fleet
+        _fleet, vault = hostile_fleet
         import gc_tui.report
 
         def exploding_table(*args: object, **kwargs: object) -> str:
@@ -140,9 +147,9 @@ class TestRedirects:
         fake = fake_instance("acme", "acme-pw", fault="redirect_to_http")
         async with running_fleet(fake, ssl_context=server, url_host="localhost") as fleet:
             entry = Instance("acme", fleet.url("acme"), Secret("acme-pw"))
-            settings = ClientSettings(request_deadline=2)
+            settings = HttpSettings(request_deadline=2)
             async with FleetSession([entry], settings, ca_files={"acme": ca_file}) as session:
-                with pytest.raises(BadResponse, match="redirect.*not followed"):
+                with pytest.raises(BadResponse, match=r"redirect.*not followed"):
                     await session.client("acme").login()
         # One request reached the https server; none followed the redirect anywhere.
         assert fake.login_attempts() == 1

@@ -10,9 +10,9 @@ from pathlib import Path
 from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
-from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.deploy import DeployEngine, DeployTiming
 from gc_tui.core.engine import RowState
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.core.model import Instance
 from gc_tui.core.plan import DeployTarget, build_plan
@@ -20,7 +20,7 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 
-CLIENT = ClientSettings(connect_timeout=2, read_timeout=2, request_deadline=3)
+CLIENT = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=3)
 TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.05, busy_retry_first=0.05)
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from fakefleet import eventually, fake_app, fake_instance, running_fleet
 
-from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.engine import RowState
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.journal import read_journal
 from gc_tui.core.model import Instance
 from gc_tui.core.operations import (
@@ -42,7 +42,7 @@ def entries(fleet: FakeFleet) -> list[Instance]:
 
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        config=replace(Settings().config, client=ClientSettings(request_deadline=5)),
+        config=replace(Settings().config, client=HttpSettings(request_deadline=5)),
         journal_path=tmp_path / "deploys.jsonl",
         deploy_timing=DeployTiming(poll_interval=0.02, settle_seconds=0.05),
     )

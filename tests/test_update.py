@@ -9,9 +9,9 @@ import pytest
 from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
-from gc_tui.core.caprover import ClientSettings
 from gc_tui.core.deploy import DeployEngine, DeployTiming
 from gc_tui.core.engine import RowResult, RowState
+from gc_tui.core.http import HttpSettings
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.core.model import Instance
 from gc_tui.core.plan import DeployTarget, build_plan
@@ -21,7 +21,7 @@ from gc_tui.core.update import UpdateEngine, UpdateTiming, build_update_plan
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
 
-CLIENT = ClientSettings(connect_timeout=1, read_timeout=2, request_deadline=2)
+CLIENT = HttpSettings(connect_timeout=1, read_timeout=2, request_deadline=2)
 TIMING = UpdateTiming(poll_interval=0.05, deadline=3.0, busy_retry=0.05)
 
 

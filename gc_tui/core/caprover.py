@@ -1,35 +1,36 @@
-"""Async client for one CapRover server's HTTP API (v2), over ``transport.HttpPool``.
+"""Async client for one CapRover server's HTTP API (v2), over ``core/http.py``'s httpx.
 
 Every HTTP detail of CapRover lives here: paths, headers, the response envelope, status codes
 and what each means for the caller. Callers get domain values (AppInfo, VersionInfo,
 BuildStatus) or a CapRoverError whose message names the instance and says what came back.
+The CapRover facts relied on are in docs/caprover.md, the network's in docs/network.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, overload
-from urllib.parse import quote, urlencode, urlsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 
+import httpx
 import orjson
 
-from gc_tui.core.model import AppInfo, AppVersion, Instance, InstanceStatus, VersionInfo
+from gc_tui.core.app_definitions import MalformedApp, parse_app
+from gc_tui.core.hosts import sends_in_clear
+from gc_tui.core.http import (
+    FailureKind,
+    HttpAnswer,
+    HttpSettings,
+    NetworkFailure,
+    fetch,
+    shown_proxy,
+)
+from gc_tui.core.model import AppInfo, Instance, InstanceStatus, VersionInfo
 from gc_tui.core.text import printable
 from gc_tui.core.totp import totp_code
-from gc_tui.core.transport import (
-    ConnectFailed,
-    ConnectionBroke,
-    ConnectTimedOut,
-    HttpPool,
-    HttpResponse,
-    ProtocolViolation,
-    ReadTimedOut,
-    TooLarge,
-)
 
 API = "/api/v2"
 
@@ -44,24 +45,11 @@ PASSWORD_BACK_OFF = 1113
 OTP_REQUIRED = 1114
 _SUCCESS = {OK, OK_DEPLOY_STARTED, OK_PARTIALLY}
 
-_HEADERS: list[tuple[str, str]] = [
-    ("Accept", "application/json"),
-    # The size cap counts the bytes that arrive, so nothing may inflate them.
-    ("Accept-Encoding", "identity"),
-    ("User-Agent", "gc-tui"),
-    ("x-namespace", "captain"),
-]
-
-
-@dataclass(frozen=True)
-class ClientSettings:
-    """Limits applied to every request; the defaults suit a server across the internet."""
-
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    # A total deadline, because a server that drips one byte a second never trips a read timeout.
-    request_deadline: float = 60.0
-    max_response_bytes: int = 16 * 1024 * 1024
+_HEADERS = {"Accept": "application/json", "x-namespace": "captain"}
+# The request went out, and what became of it is unknown.
+_MAYBE_DELIVERED = frozenset({FailureKind.NO_ANSWER, FailureKind.TIMEOUT, FailureKind.BROKE})
+# Unauthenticated and constant on a real server: cheap enough to open a connection with.
+_HEALTH_PATH = "/checkhealth"
 
 
 class CapRoverError(Exception):
@@ -77,6 +65,10 @@ class CapRoverError(Exception):
 
 class Unreachable(CapRoverError):
     status = InstanceStatus.UNREACHABLE
+
+
+class PlainHttpRefused(CapRoverError):
+    """The password would cross the network unencrypted; nothing was sent or connected."""
 
 
 class TlsFailure(CapRoverError):
@@ -132,24 +124,20 @@ class BuildStatus:
     first_line_number: int
 
 
-def make_ssl_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """A verifying context and an unverified one, built once and shared by every client.
-
-    Building a context costs about 25 ms (loading the CA store); with 200 instances that is
-    seconds, so the fleet shares these two.
-    """
-    verified = ssl.create_default_context()
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
-    return verified, insecure
-
-
 class CapRoverClient:
     """One instance's API. Holds its token in memory only; never retries a wrong password."""
 
-    def __init__(self, instance: Instance, http: HttpPool, settings: ClientSettings) -> None:
+    def __init__(
+        self,
+        instance: Instance,
+        http: httpx.AsyncClient,
+        settings: HttpSettings,
+        *,
+        failure: CapRoverError | None = None,
+    ) -> None:
+        """``failure``: set-up went wrong (an unusable CA file); every call raises it."""
         self.instance = instance
+        self._setup_failure = failure
         self._http = http
         self._settings = settings
         self._token: str | None = None
@@ -173,10 +161,38 @@ class CapRoverClient:
     async def preconnect(self, connections: int) -> None:
         """Open up to ``connections`` connections now, for requests that will follow.
 
-        Never raises for the network: a failure here is met again, and reported, by the
-        request that needed the connection.
+        httpx has no call that only connects, so each extra connection is opened by a GET of
+        CapRover's health check, whose answer is dropped; the first connection is the
+        caller's own next request. Never raises for the network: a failure here is met
+        again, and reported, by the request that needed the connection. Nothing is opened
+        for an instance whose password may not be sent (see ``plain_http_refusal``).
         """
-        await self._http.preconnect(connections)
+        if connections < 2 or self._refusal() is not None:
+            return
+        warm_ups = [
+            fetch(self._http, "GET", _HEALTH_PATH, self._settings)
+            for _ in range(min(connections, self._settings.max_connections) - 1)
+        ]
+        await asyncio.gather(*warm_ups, return_exceptions=True)
+
+    def _refusal(self) -> CapRoverError | None:
+        return self._setup_failure or self.plain_http_refusal()
+
+    def plain_http_refusal(self) -> PlainHttpRefused | None:
+        """Why the password must not be sent to this instance at all, if it must not.
+
+        Over ``http://`` it would cross the network in clear; only a loopback host (an SSH
+        tunnel, the demo) or the config's ``allow_plain_http`` for this instance makes that
+        acceptable. CapRover's first set-up answers on ``http://IP:3000``, so vault entries
+        saved then look exactly like this.
+        """
+        if self.instance.allow_plain_http or not sends_in_clear(self.instance.url):
+            return None
+        return PlainHttpRefused(
+            self.name,
+            f"refusing to send the password in clear over {self.instance.url}; "
+            "use https:// or set allow_plain_http for this instance",
+        )
 
     # -- authentication ------------------------------------------------------------------
 
@@ -202,6 +218,9 @@ class CapRoverClient:
         await self.login()
 
     async def _login_request(self) -> str:
+        refusal = self._refusal()
+        if refusal is not None:
+            raise refusal
         if self.instance.password is None:
             raise WrongPassword(self.name, "the vault entry has no password")
         body: dict[str, str] = {"password": self.instance.password.reveal()}
@@ -215,7 +234,9 @@ class CapRoverClient:
                     algorithm=spec.algorithm,
                 )
             except ValueError as err:
-                raise OtpRequired(self.name, f"the vault entry's TOTP seed is unusable: {err}")
+                raise OtpRequired(
+                    self.name, f"the vault entry's TOTP seed is unusable: {err}"
+                ) from None
         code, description, data = await self._call("POST", "/login", json_body=body, auth=False)
         del body
         if code == OK:
@@ -251,7 +272,10 @@ class CapRoverClient:
         raw_apps = data.get("appDefinitions")
         if not isinstance(raw_apps, list):
             raise BadResponse(self.name, "appDefinitions is missing from the answer")
-        return tuple(self._parse_app(raw) for raw in raw_apps)
+        try:
+            return tuple(parse_app(raw) for raw in raw_apps)
+        except MalformedApp as malformed:
+            raise BadResponse(self.name, str(malformed)) from None
 
     async def version_info(self) -> VersionInfo:
         data = await self._authed("GET", "/user/system/versionInfo")
@@ -268,7 +292,9 @@ class CapRoverClient:
         logs = data.get("logs") if isinstance(data.get("logs"), dict) else {}
         assert isinstance(logs, dict)
         raw_lines = logs.get("lines", [])
-        lines = tuple(str(line) for line in raw_lines if line) if isinstance(raw_lines, list) else ()
+        if not isinstance(raw_lines, list):
+            raw_lines = []
+        lines = tuple(str(line) for line in raw_lines if line)
         first = logs.get("firstLineNumber", 0)
         return BuildStatus(
             is_building=bool(data.get("isAppBuilding")),
@@ -337,44 +363,47 @@ class CapRoverClient:
         auth: bool,
     ) -> tuple[int, str, dict[str, Any]]:
         """One HTTP exchange, turned into (status, description, data) or a CapRoverError."""
-        headers = _HEADERS
+        headers = dict(_HEADERS)
         if auth and self._token is not None:
-            headers = [*headers, ("x-captain-auth", self._token)]
-        body = b""
+            headers["x-captain-auth"] = self._token
+        body = None
         if json_body is not None:
-            headers = [*headers, ("Content-Type", "application/json")]
+            headers["Content-Type"] = "application/json"
             body = json.dumps(json_body, separators=(",", ":")).encode()
-        target = API + path + (f"?{urlencode(params)}" if params else "")
         try:
-            async with asyncio.timeout(self._settings.request_deadline):
-                response = await self._http.request(method, target, headers, body)
-        except TimeoutError:
-            raise Unreachable(
-                self.name,
-                f"no complete answer within {self._settings.request_deadline:g} s",
-            ) from None
-        except ConnectFailed as err:
-            raise self._connect_error(err) from None
-        except (ConnectTimedOut, ReadTimedOut):
-            raise Unreachable(self.name, "timed out waiting for the server") from None
-        except TooLarge as err:
-            raise BadResponse(self.name, str(err)) from None
-        except (ConnectionBroke, ProtocolViolation) as err:
-            raise BadResponse(
-                self.name, f"the connection broke mid-answer ({printable(str(err), 100)})"
-            ) from None
-        return self._parse_envelope(response)
+            answer = await fetch(
+                self._http,
+                method,
+                API + path,
+                self._settings,
+                headers=headers,
+                content=body,
+                params=dict(params) if params else None,
+            )
+        except NetworkFailure as failure:
+            raise self._network_error(failure, method) from None
+        return self._parse_envelope(answer)
 
-    def _connect_error(self, err: ConnectFailed) -> CapRoverError:
-        cause = err.__cause__
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            detail = printable(cause.verify_message or "verification failed", 200)
-            return TlsFailure(self.name, f"TLS certificate not trusted: {detail}")
-        if isinstance(cause, ssl.SSLError):
-            return TlsFailure(self.name, f"TLS handshake failed: {printable(cause.reason, 200)}")
-        return Unreachable(self.name, f"cannot connect to {self.instance.url}")
+    def _network_error(self, failure: NetworkFailure, method: str) -> CapRoverError:
+        kind = failure.kind
+        route = f" through proxy {shown_proxy(self.instance.proxy)}" if self.instance.proxy else ""
+        if kind in (FailureKind.TLS_UNTRUSTED, FailureKind.TLS_FAILED):
+            return TlsFailure(self.name, f"{failure}{route}")
+        if kind.before_connecting:
+            where = f"{self.instance.url}{route}"
+            return Unreachable(self.name, f"cannot connect to {where}: {failure}")
+        message = str(failure)
+        if method != "GET" and kind in _MAYBE_DELIVERED:
+            # Sent once and never again: a deploy or an update may have started anyway.
+            message += (
+                "; the request was sent once and not repeated: it may have reached CapRover, "
+                "so check the instance before asking again"
+            )
+        if kind is FailureKind.TIMEOUT:
+            return Unreachable(self.name, message)
+        return BadResponse(self.name, message)
 
-    def _parse_envelope(self, response: HttpResponse) -> tuple[int, str, dict[str, Any]]:
+    def _parse_envelope(self, response: HttpAnswer) -> tuple[int, str, dict[str, Any]]:
         http_status = response.status
         body = response.body
         if 300 <= http_status < 400:
@@ -387,7 +416,9 @@ class CapRoverClient:
         if http_status == 429:
             raise Busy(self.name, "another operation is in progress on this server (HTTP 429)")
         if http_status in (502, 503, 504):
-            raise ServerDown(self.name, f"HTTP {http_status}: CapRover is not answering behind nginx")
+            raise ServerDown(
+                self.name, f"HTTP {http_status}: CapRover is not answering behind nginx"
+            )
         if http_status != 200:
             raise BadResponse(self.name, f"HTTP {http_status} instead of a CapRover answer")
         content_type = response.headers.get("content-type", "")
@@ -417,101 +448,6 @@ class CapRoverClient:
         if not isinstance(data, dict):
             data = {}
         return code, description, data
-
-    def _parse_app(self, raw: object) -> AppInfo:
-        if not isinstance(raw, dict) or not isinstance(raw.get("appName"), str):
-            raise BadResponse(self.name, "an app in appDefinitions has no name")
-        deployed = raw.get("deployedVersion")
-        if isinstance(deployed, bool) or not isinstance(deployed, int):
-            raise BadResponse(self.name, f"app {printable(raw['appName'], 60)} has no deployedVersion")
-        raw_versions = raw.get("versions")
-        history = VersionHistory(raw_versions if type(raw_versions) is list else [])
-        live = history.find(deployed)
-        tags = tuple(
-            t["tagName"]
-            for t in raw.get("tags") or []
-            if isinstance(t, dict) and isinstance(t.get("tagName"), str)
-        )
-        project = raw.get("projectId")
-        return AppInfo(
-            name=raw["appName"],
-            deployed_version=deployed,
-            image=live.image if live else None,
-            deployed_at=live.timestamp if live else None,
-            tags=tags,
-            project_id=project if isinstance(project, str) else "",
-            is_building=bool(raw.get("isAppBuilding")),
-            versions=history,
-        )
-
-
-class VersionHistory(Sequence[AppVersion]):
-    """An app's ``versions[]`` as CapRover sent it, turned into AppVersion on first use.
-
-    An audit reads every app of every instance but seldom needs the history (rollback
-    targets and the detail view do): parsing tens of thousands of entries up front was the
-    largest part of an audit's client CPU (benchmarks/bench_audit.py). Entries that are not
-    objects with an integer ``version`` are left out, as if CapRover had not sent them.
-    """
-
-    __slots__ = ("_entries", "_raw")
-
-    def __init__(self, raw: list[Any]) -> None:
-        self._raw = raw
-        self._entries: tuple[AppVersion, ...] | None = None
-
-    def find(self, number: int) -> AppVersion | None:
-        """The last entry whose version is ``number`` (the live one, for deployedVersion)."""
-        if self._entries is not None:
-            return next((v for v in reversed(self._entries) if v.version == number), None)
-        for entry in reversed(self._raw):  # the deployed version is nearly always the last
-            if type(entry) is dict:
-                found = entry.get("version")
-                if found == number and type(found) is int:
-                    return _version(entry, number)
-        return None
-
-    def _parsed(self) -> tuple[AppVersion, ...]:
-        if self._entries is None:
-            self._entries = tuple(
-                _version(entry, entry["version"])
-                for entry in self._raw
-                if type(entry) is dict and type(entry.get("version")) is int
-            )
-            self._raw = []  # parsed once; the raw dicts are no longer needed
-        return self._entries
-
-    @overload
-    def __getitem__(self, index: int) -> AppVersion: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[AppVersion]: ...
-    def __getitem__(self, index: int | slice) -> AppVersion | Sequence[AppVersion]:
-        return self._parsed()[index]
-
-    def __len__(self) -> int:
-        return len(self._parsed())
-
-    def __iter__(self) -> Iterator[AppVersion]:
-        return iter(self._parsed())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (VersionHistory, tuple)):
-            return self._parsed() == tuple(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._parsed())
-
-    def __repr__(self) -> str:
-        return f"VersionHistory({self._parsed()!r})"
-
-
-def _version(entry: dict[str, Any], number: int) -> AppVersion:
-    image = entry.get("deployedImageName")
-    stamp = entry.get("timeStamp")
-    return AppVersion(
-        number, image if type(image) is str else None, stamp if type(stamp) is str else None
-    )
 
 
 def _app_path(app: str) -> str:

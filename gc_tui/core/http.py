@@ -5,9 +5,10 @@ its public sources):
 
 - TLS is verified with ``ssl.create_default_context()``: the system trust store, plus whatever
   ``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` name (OpenSSL reads them), plus an optional CA file.
-  One context per CA file is shared by every client: building one costs tens of milliseconds.
+  One context per CA file is shared by every client: building one costs tens of milliseconds,
+  and a client left to build its own loads certifi's bundle instead of the system's.
 - Proxies: ``trust_env`` lets ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
-  work as in other tools; a proxy from the config wins over the environment.
+  work as in other tools; a proxy given by the caller (the config) wins over the environment.
 - Redirects are never followed: a redirect would carry the admin token to another host.
 - One ``AsyncClient`` per origin: httpcore looks through its whole pool on every request, so
   one client for a fleet of 200 costs quadratically.
@@ -16,19 +17,25 @@ its public sources):
 - The addresses of a host are raced (httpx's anyio backend does Happy Eyeballs), so a host
   whose IPv6 is black-holed still answers at once over IPv4.
 - Every answer is read as a stream under a size cap, and every request has a total deadline.
-- Only GET is ever sent twice, and only when a reused connection broke before any byte of the
-  answer arrived. A request that changes a server (login, deploy, update) is sent once.
+- Only GET is ever sent twice, and only when a reused connection broke before the answer
+  began. A request that changes a server (login, deploy, update) is sent once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import ssl
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+
+from gc_tui.core.text import printable
 
 # The size cap counts the bytes that arrive, so nothing may inflate them.
 BASE_HEADERS = {"Accept-Encoding": "identity", "User-Agent": "gc-tui"}
@@ -43,11 +50,15 @@ class HttpSettings:
     # A total deadline, because a server that drips one byte a second never trips a read timeout.
     request_deadline: float = 60.0
     max_response_bytes: int = 16 * 1024 * 1024
+    # Shorter than the NAT and firewall timeouts that silently kill idle connections, and
+    # longer than the 2 s between a deploy's status polls, so those reuse their connection.
     keepalive_expiry: float = 5.0
     max_connections: int = 4
 
 
 class FailureKind(StrEnum):
+    """What went wrong below HTTP, in the words an operator sees."""
+
     DNS = "name not found (DNS)"
     REFUSED = "connection refused"
     NO_ROUTE = "no route"
@@ -56,10 +67,31 @@ class FailureKind(StrEnum):
     TLS_FAILED = "TLS handshake failed"
     PROXY = "proxy failed"
     TIMEOUT = "timed out"
-    BROKE = "connection broke"
+    # The request went out and the connection closed with no answer: the server may or may
+    # not have acted on it, so a caller must not assume either.
+    NO_ANSWER = "connection closed without an answer"
+    BROKE = "connection broke mid-answer"
     TOO_LARGE = "answer too large"
     PROTOCOL = "not HTTP"
     OTHER = "network error"
+
+    @property
+    def before_connecting(self) -> bool:
+        """No connection was made, so no request reached the server."""
+        return self in _CONNECT_KINDS
+
+
+_CONNECT_KINDS = frozenset(
+    {
+        FailureKind.DNS,
+        FailureKind.REFUSED,
+        FailureKind.NO_ROUTE,
+        FailureKind.CONNECT_TIMEOUT,
+        FailureKind.TLS_UNTRUSTED,
+        FailureKind.TLS_FAILED,
+        FailureKind.PROXY,
+    }
+)
 
 
 class NetworkFailure(Exception):
@@ -79,7 +111,11 @@ class HttpAnswer:
 
 
 class TlsContexts:
-    """SSL contexts built once each and shared by every client of a session."""
+    """SSL contexts built once each and shared by every client of a session.
+
+    ``context`` raises OSError or ssl.SSLError for a CA file that cannot be used;
+    ``ca_file_problem`` says so in words first (the config checks every CA file at load).
+    """
 
     def __init__(self) -> None:
         self._contexts: dict[tuple[Path | None, bool], ssl.SSLContext] = {}
@@ -94,9 +130,28 @@ class TlsContexts:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         elif ca_file is not None:
+            # Added to the system's CAs, not instead of them, as kubectl's certificate-authority.
             context.load_verify_locations(cafile=str(ca_file))
         self._contexts[key] = context
         return context
+
+
+def ca_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot serve as a CA file (missing, unreadable, no PEM certificate)."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "a directory, not a file"
+    except ssl.SSLError:
+        return "no PEM certificate in it"
+    except (OSError, UnicodeError) as error:
+        return f"cannot read it ({type(error).__name__})"
+    return None
+
+
+_default_tls = TlsContexts()
 
 
 def make_client(
@@ -106,10 +161,14 @@ def make_client(
     settings: HttpSettings,
     proxy: str | None = None,
 ) -> httpx.AsyncClient:
-    """An AsyncClient for one origin, configured as the module docstring says."""
+    """An AsyncClient for one origin, configured as the module docstring says.
+
+    ``tls`` None means the system trust store, from a context shared by the whole process.
+    ``proxy`` (``http://host:port``) wins over the proxy variables of the environment.
+    """
     return httpx.AsyncClient(
         base_url=base_url,
-        verify=tls if tls is not None else True,
+        verify=tls if tls is not None else _default_tls.context(),
         proxy=proxy,
         trust_env=True,
         follow_redirects=False,
@@ -140,31 +199,51 @@ async def fetch(
 ) -> HttpAnswer:
     """One exchange, the body read under the size cap, within the total deadline.
 
-    Raises NetworkFailure for anything below HTTP. GET alone may be sent a second time, when
-    the first attempt broke before any byte of an answer (a pooled connection the server had
-    closed); nothing else is ever resent.
+    Raises NetworkFailure for anything below HTTP. A GET alone may be sent a second time,
+    when it went out on a reused connection that closed before the answer began (the server
+    had just dropped it); nothing else is ever resent, whatever happened.
     """
     attempts = 2 if method == "GET" else 1
-    for attempt in range(1, attempts + 1):
-        try:
-            async with asyncio.timeout(settings.request_deadline):
-                return await _exchange(client, method, url, settings, headers, content, params)
-        except TimeoutError:
-            raise NetworkFailure(
-                FailureKind.TIMEOUT, f"no complete answer within {settings.request_deadline:g} s"
-            ) from None
-        except _NothingReceived as nothing:
-            if attempt < attempts:
-                continue
-            raise describe(nothing.error) from None
-        except httpx.HTTPError as error:
-            raise describe(error) from None
+    try:
+        async with asyncio.timeout(settings.request_deadline) as deadline:
+            for attempt in range(1, attempts + 1):
+                tracker = _ConnectionTracker() if method == "GET" else None
+                try:
+                    return await _exchange(
+                        client, method, url, settings, headers, content, params, tracker
+                    )
+                except _NoAnswer as failure:
+                    reused = tracker is not None and not tracker.new_connection
+                    if attempt < attempts and reused:
+                        continue
+                    raise describe(failure.error) from None
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+        raise NetworkFailure(
+            FailureKind.TIMEOUT, f"no complete answer within {settings.request_deadline:g} s"
+        ) from None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class _NothingReceived(Exception):
+class _NoAnswer(Exception):
+    """The request went out and the connection ended before any answer (kept for a retry)."""
+
     def __init__(self, error: httpx.HTTPError) -> None:
         self.error = error
+
+
+class _ConnectionTracker:
+    """Learns from httpcore's ``trace`` extension whether a request opened a connection."""
+
+    __slots__ = ("new_connection",)
+
+    def __init__(self) -> None:
+        self.new_connection = False
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith("connect_tcp.started"):
+            self.new_connection = True
 
 
 async def _exchange(
@@ -175,25 +254,34 @@ async def _exchange(
     headers: dict[str, str] | None,
     content: bytes | None,
     params: dict[str, str] | None,
+    tracker: _ConnectionTracker | None,
 ) -> HttpAnswer:
-    request = client.build_request(method, url, headers=headers, content=content, params=params)
+    extensions = {"trace": tracker} if tracker is not None else None
     try:
+        request = client.build_request(
+            method, url, headers=headers, content=content, params=params, extensions=extensions
+        )
         response = await client.send(request, stream=True)
-    except (httpx.RemoteProtocolError, httpx.ReadError) as error:
-        # The request went out on a connection that then closed with no answer at all.
-        raise _NothingReceived(error) from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+        if describe(error).kind is FailureKind.NO_ANSWER:
+            raise _NoAnswer(error) from None
+        raise describe(error) from None
+    except httpx.HTTPError as error:
+        raise describe(error) from None
     try:
         declared = response.headers.get("content-length", "")
-        # isascii: "²".isdigit() is true, and int() refuses it.
         limit = settings.max_response_bytes
+        # isascii: "²".isdigit() is true, and int() refuses it.
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise NetworkFailure(FailureKind.TOO_LARGE, _too_large(settings))
         body = bytearray()
         async for chunk in response.aiter_raw():
             body += chunk
-            if len(body) > settings.max_response_bytes:
+            if len(body) > limit:
                 raise NetworkFailure(FailureKind.TOO_LARGE, _too_large(settings))
         return HttpAnswer(response.status_code, response.headers, bytes(body))
+    except httpx.HTTPError as error:
+        raise describe(error, answer_started=True) from None
     finally:
         await response.aclose()
 
@@ -202,46 +290,107 @@ def _too_large(settings: HttpSettings) -> str:
     return f"more than {settings.max_response_bytes // (1024 * 1024)} MiB"
 
 
-def describe(error: BaseException) -> NetworkFailure:
-    """What went wrong, in the operator's words: DNS, refused, no route, TLS, timeout, ..."""
+def shown_proxy(proxy: str) -> str:
+    """A proxy URL as it may be shown: scheme, host and port, never a user or password."""
+    parts = urlsplit(proxy)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return printable(f"{parts.scheme}://{parts.hostname or '?'}{port}", 100)
+
+
+def describe(error: BaseException, *, answer_started: bool = False) -> NetworkFailure:
+    """What went wrong, in the operator's words: DNS, refused, no route, TLS, timeout, ...
+
+    ``answer_started``: the error came while the answer's body was read, so a closed or
+    reset connection broke an answer rather than leaving the request unanswered.
+    """
     if isinstance(error, NetworkFailure):
         return error
-    cause: BaseException | None = error
-    seen = 0
-    while cause is not None and seen < 8:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return NetworkFailure(
-                FailureKind.TLS_UNTRUSTED, cause.verify_message or "verification failed"
-            )
-        if isinstance(cause, ssl.SSLError):
-            return NetworkFailure(FailureKind.TLS_FAILED, str(cause.reason or ""))
-        if isinstance(cause, OSError) and cause.errno is not None:
-            kind = _OS_KINDS.get(cause.errno)
-            if kind is not None:
-                return NetworkFailure(kind)
-        if type(cause).__name__ == "gaierror":
-            return NetworkFailure(FailureKind.DNS)
-        cause = cause.__cause__ or cause.__context__
-        seen += 1
+    found = _from_causes(error)
+    if found is not None:
+        return found
     if isinstance(error, httpx.ConnectTimeout):
         return NetworkFailure(FailureKind.CONNECT_TIMEOUT)
     if isinstance(error, httpx.ProxyError):
-        return NetworkFailure(FailureKind.PROXY)
+        return NetworkFailure(FailureKind.PROXY, printable(str(error), 80))
     if isinstance(error, httpx.TimeoutException):
-        return NetworkFailure(FailureKind.TIMEOUT)
+        return NetworkFailure(FailureKind.TIMEOUT, "waiting for the server")
     if isinstance(error, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        return NetworkFailure(FailureKind.BROKE)
+        if answer_started:
+            return NetworkFailure(FailureKind.BROKE)
+        if isinstance(error, httpx.RemoteProtocolError) and _is_parse_error(error):
+            return NetworkFailure(FailureKind.PROTOCOL, "the answer is not well-formed HTTP/1.1")
+        return NetworkFailure(FailureKind.NO_ANSWER)
+    if isinstance(error, httpx.LocalProtocolError):
+        # A header value with a line break, say: h11 refused to send it, which is the point.
+        return NetworkFailure(FailureKind.OTHER, "refused to send a malformed request")
     if isinstance(error, httpx.ProtocolError):
         return NetworkFailure(FailureKind.PROTOCOL)
     return NetworkFailure(FailureKind.OTHER, type(error).__name__)
 
 
+def _is_parse_error(error: httpx.RemoteProtocolError) -> bool:
+    # httpx wraps httpcore's error, which was raised while handling h11's when the bytes
+    # could not be parsed; when the server simply hung up, httpcore's error stands alone.
+    inner = error.__cause__
+    return inner is not None and (inner.__cause__ or inner.__context__) is not None
+
+
+# Several addresses may fail at once (Happy Eyeballs): the most telling failure wins.
+_PRIORITY = (
+    FailureKind.TLS_UNTRUSTED,
+    FailureKind.TLS_FAILED,
+    FailureKind.DNS,
+    FailureKind.REFUSED,
+    FailureKind.CONNECT_TIMEOUT,
+    FailureKind.NO_ROUTE,
+)
+
 _OS_KINDS = {
-    111: FailureKind.REFUSED,  # ECONNREFUSED
-    113: FailureKind.NO_ROUTE,  # EHOSTUNREACH
-    101: FailureKind.NO_ROUTE,  # ENETUNREACH
-    110: FailureKind.CONNECT_TIMEOUT,  # ETIMEDOUT
-    -2: FailureKind.DNS,  # EAI_NONAME
-    -3: FailureKind.DNS,  # EAI_AGAIN
-    -5: FailureKind.DNS,  # EAI_NODATA
+    errno.ECONNREFUSED: FailureKind.REFUSED,
+    errno.EHOSTUNREACH: FailureKind.NO_ROUTE,
+    errno.ENETUNREACH: FailureKind.NO_ROUTE,
+    errno.EADDRNOTAVAIL: FailureKind.NO_ROUTE,
+    errno.ETIMEDOUT: FailureKind.CONNECT_TIMEOUT,
 }
+
+
+def _from_causes(error: BaseException) -> NetworkFailure | None:
+    """The best NetworkFailure found in ``error``'s causes and exception groups."""
+    found: dict[FailureKind, NetworkFailure] = {}
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending and len(seen) < 32:
+        cause = pending.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        failure = _os_failure(cause)
+        if failure is not None:
+            found.setdefault(failure.kind, failure)
+        if isinstance(cause, BaseExceptionGroup):
+            pending.extend(cause.exceptions)
+        for nested in (cause.__cause__, cause.__context__):
+            if nested is not None:
+                pending.append(nested)
+    for kind in _PRIORITY:
+        if kind in found:
+            return found[kind]
+    return None
+
+
+def _os_failure(cause: BaseException) -> NetworkFailure | None:
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        message = printable(cause.verify_message or "verification failed", 200)
+        return NetworkFailure(FailureKind.TLS_UNTRUSTED, message)
+    if isinstance(cause, ssl.SSLError):
+        return NetworkFailure(FailureKind.TLS_FAILED, printable(str(cause.reason or ""), 100))
+    if isinstance(cause, socket.gaierror):
+        return NetworkFailure(FailureKind.DNS)
+    if isinstance(cause, OSError) and cause.errno is not None:
+        kind = _OS_KINDS.get(cause.errno)
+        if kind is not None:
+            return NetworkFailure(kind)
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import NamedTuple
 
 from gc_tui.core.images import is_server_build
@@ -33,8 +34,12 @@ class Instance:
     entry_uuid: str = ""
     expired: bool = False
     warnings: tuple[str, ...] = ()
-    insecure: bool = False  # TLS verification off; only the config file can set this
+    # The fields below come from the config file only (config.py), never from the vault.
+    insecure: bool = False  # TLS verification off
     read_only: bool = False
+    ca_file: Path | None = None  # a CA trusted for this instance, on top of the system's
+    proxy: str | None = None  # "http://host:port"; None: the environment's proxy, if any
+    allow_plain_http: bool = False  # the password may cross the network in clear
 
 
 class InstanceStatus(StrEnum):

@@ -1,7 +1,8 @@
 """The HTTP set-up for one action over the fleet, done once and shared.
 
-One small connection pool per instance (``transport.HttpPool``), all sharing one SSL context:
-building a context costs ~25 ms, and one pool for 200 origins would only add bookkeeping.
+One httpx client per instance, all sharing the SSL contexts of one ``TlsContexts``: building a
+context costs tens of milliseconds, and one client for 200 origins costs quadratically in
+httpcore (docs/network.md).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from gc_tui.core.caprover import CapRoverClient, ClientSettings, make_ssl_contexts
+from gc_tui.core.caprover import CapRoverClient, TlsFailure
+from gc_tui.core.http import HttpSettings, TlsContexts, ca_file_problem, make_client
 from gc_tui.core.model import Instance
-from gc_tui.core.transport import HttpPool
 
 
 class InstanceBusy(Exception):
@@ -43,15 +44,15 @@ class FleetSession:
     def __init__(
         self,
         instances: Sequence[Instance],
-        settings: ClientSettings | None = None,
+        settings: HttpSettings | None = None,
         *,
         ca_files: dict[str, Path] | None = None,
     ) -> None:
-        self.settings = settings or ClientSettings()
+        """``ca_files`` (by instance name) is used where an instance has no ``ca_file``."""
+        self.settings = settings or HttpSettings()
         self.instances = {instance.name: instance for instance in instances}
         self._ca_files = ca_files or {}
-        self._ssl: tuple[ssl.SSLContext, ssl.SSLContext] | None = None
-        self._custom_ssl: dict[Path, ssl.SSLContext] = {}
+        self._tls = TlsContexts()
         self._clients: dict[str, CapRoverClient] = {}
         self._write_locks: dict[str, asyncio.Lock] = {}
         self.busy_with: dict[str, str] = {}  # instance -> what holds its write lock
@@ -61,17 +62,19 @@ class FleetSession:
         if existing is not None:
             return existing
         instance = self.instances[name]
-        # Proxies and CA paths from the environment are not honoured: the vault says where
-        # each server is, the config says how to trust it. Redirects are never followed.
-        pool = HttpPool(
-            instance.url,
-            ssl_context=self._ssl_for(instance),
-            max_connections=4,
-            connect_timeout=self.settings.connect_timeout,
-            read_timeout=self.settings.read_timeout,
-            max_body_bytes=self.settings.max_response_bytes,
-        )
-        client = CapRoverClient(instance, pool, self.settings)
+        ca_file = instance.ca_file or self._ca_files.get(name)
+        failure: TlsFailure | None = None
+        try:
+            # Plain-HTTP instances get the shared context too: without one, httpx would
+            # build its own (certifi's bundle, ~50 ms) for every client.
+            tls = self._tls.context(ca_file, verify=not instance.insecure)
+        except (OSError, ssl.SSLError) as error:
+            # The config checks CA files when it loads; this is a file changed since then.
+            reason = (ca_file_problem(ca_file) if ca_file else None) or type(error).__name__
+            failure = TlsFailure(name, f"cannot use the CA file {ca_file}: {reason}")
+            tls = self._tls.context()
+        http = make_client(instance.url, tls=tls, settings=self.settings, proxy=instance.proxy)
+        client = CapRoverClient(instance, http, self.settings, failure=failure)
         self._clients[name] = client
         return client
 
@@ -113,18 +116,3 @@ class FleetSession:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-    def _ssl_for(self, instance: Instance) -> ssl.SSLContext | None:
-        if not instance.url.lower().startswith("https:"):
-            return None  # building the contexts costs ~50 ms; plain HTTP never needs them
-        if self._ssl is None:
-            self._ssl = make_ssl_contexts()
-        verified, insecure = self._ssl
-        if instance.insecure:
-            return insecure
-        ca_file = self._ca_files.get(instance.name)
-        if ca_file is None:
-            return verified
-        if ca_file not in self._custom_ssl:
-            self._custom_ssl[ca_file] = ssl.create_default_context(cafile=str(ca_file))
-        return self._custom_ssl[ca_file]

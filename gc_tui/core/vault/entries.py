@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gc_tui.core.hosts import decode_host, encode_host, is_loopback
 from gc_tui.core.model import Instance
 from gc_tui.core.text import printable
 from gc_tui.core.vault.errors import VaultSelectionError
@@ -61,12 +62,19 @@ def _origin(raw: str) -> _Origin:
     else:
         hostname = hostname.rstrip(".")
         if not hostname.isascii():
-            try:
-                ascii_host = hostname.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise ValueError("the host name is not a valid internationalised name") from None
-            notes.append(f"internationalised host name: connecting to {ascii_host}")
+            # IDNA 2008, as browsers: IDNA 2003 (Python's "idna" codec) sends faß.de to
+            # fass.de, another domain (docs/network.md).
+            ascii_host = encode_host(hostname)
+            notes.append(
+                f"internationalised host name {printable(hostname, 80)}: "
+                f"connecting to {ascii_host}"
+            )
             hostname = ascii_host
+        else:
+            shown = decode_host(hostname)
+            if shown is not None:
+                # A punycode host can imitate another (a homograph): say how it reads.
+                notes.append(f"the host {hostname} is punycode for {printable(shown, 80)}")
         if not all(_HOST_LABEL.match(label) for label in hostname.split(".")):
             raise ValueError("the host name contains characters a host name cannot have")
         host = hostname
@@ -79,29 +87,24 @@ def _origin(raw: str) -> _Origin:
         dropped.append("fragment")
     if dropped:
         notes.append(f"{' and '.join(dropped)} dropped from the URL")
-    if scheme == "http" and not _is_loopback(host):
-        notes.append("http:// is not encrypted: the password would cross the network in clear")
+    if scheme == "http" and not is_loopback(host):
+        notes.append(
+            "http:// is not encrypted: the password is not sent unless the config sets "
+            "allow_plain_http for this instance"
+        )
     origin = f"{scheme}://{host}"
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         origin += f":{port}"
     return _Origin(origin, host, tuple(notes))
 
 
-def _is_loopback(host: str) -> bool:
-    """Plain HTTP to this machine never crosses a network (an SSH tunnel, the demo)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def normalise_url(raw: str) -> str:
     """``scheme://host[:port]`` from an entry's URL; ValueError with the reason otherwise.
 
     A missing scheme means https; path, query and fragment are dropped; http:// is kept
-    (the caller decides whether to allow it); user info (``user:pw@``) is refused.
+    (the CapRover client refuses to send a password over it to a host that is not this
+    machine); user info (``user:pw@``) is refused; a non-ASCII host becomes its IDNA 2008
+    (punycode) form.
     """
     return _origin(raw).url
 
@@ -199,7 +202,8 @@ def select_instances(
     duplicates = [title for title, same in titles.items() if len(same) > 1]
     if duplicates:
         names = ", ".join(
-            f"{printable(title, 60)!r} ({' and '.join(printable(e.path, 80) for e in titles[title])})"
+            f"{printable(title, 60)!r} "
+            f"({' and '.join(printable(e.path, 80) for e in titles[title])})"
             for title in duplicates
         )
         problems.insert(0, f"instance names must be unique; duplicate titles: {names}")

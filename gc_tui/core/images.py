@@ -196,6 +196,11 @@ def _check_path(ref: str, path: str) -> None:
             )
 
 
+def is_valid_tag(tag: str) -> bool:
+    """True for a tag Docker accepts; a registry's listing is checked with it before use."""
+    return bool(_TAG.fullmatch(tag))
+
+
 def try_parse_image(ref: str) -> ImageRef | None:
     """parse_image for callers that only need to know whether a reference is usable."""
     try:

@@ -82,6 +82,9 @@ class PlanOptions:
     hold_repositories: tuple[str, ...] = DEFAULT_HOLD
     extra_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     read_only: bool = False  # the whole run is read-only (flag or config)
+    # Row keys to deploy even though they run the target already: an image re-pushed under
+    # the same tag is only picked up by deploying its name again (deploy --include-repushed).
+    redeploy: frozenset[str] = frozenset()
 
 
 def plan_options(
@@ -213,7 +216,8 @@ def _skip_reason(audit: InstanceAudit, row: PlanRow, options: PlanOptions) -> st
         return "read-only mode: deploying is off"
     if audit.instance.read_only:
         return "read-only instance (config)"
-    if row.from_image is not None and is_server_build(row.from_image) and not options.include_manual:
+    server_build = row.from_image is not None and is_server_build(row.from_image)
+    if server_build and not options.include_manual:
         return "server build (img-captain-...): needs a human; --include-manual to deploy anyway"
     if (
         row.from_image is not None
@@ -221,7 +225,7 @@ def _skip_reason(audit: InstanceAudit, row: PlanRow, options: PlanOptions) -> st
         and not options.include_held
     ):
         return "held image (never batch-upgraded); --include-held to deploy anyway"
-    if row.from_image == row.to_image:
+    if row.from_image == row.to_image and row.key not in options.redeploy:
         return "already on the target image"
     return None
 
@@ -240,9 +244,8 @@ def rollback_targets(
             continue
         if not audit.ok:
             for app_name in names:
-                refused.append(
-                    SkippedRow(name, app_name, None, None, f"instance failed the audit: {audit.error}")
-                )
+                reason = f"instance failed the audit: {audit.error}"
+                refused.append(SkippedRow(name, app_name, None, None, reason))
             continue
         apps = {app.name: app for app in audit.apps}
         for app_name in names:

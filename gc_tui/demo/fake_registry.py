@@ -90,6 +90,7 @@ class FakeRegistry:
     token_requests: list[TokenRequest] = field(default_factory=list)
     leaked_authorization: list[str] = field(default_factory=list)  # CDN paths sent a token
     basic_auth_paths: list[str] = field(default_factory=list)  # where Basic credentials came
+    most_at_once: int = 0  # most requests in their injected latency at the same time
 
     def __post_init__(self) -> None:
         self._server = HttpServer(self._handle_registry, host=self.host)
@@ -97,6 +98,7 @@ class FakeRegistry:
         self._tokens: dict[str, _Grant] = {}
         self._pulls = 0
         self._throttle: _Throttle | None = None
+        self._in_flight = 0
 
     # -- life ------------------------------------------------------------------------------
 
@@ -156,7 +158,12 @@ class FakeRegistry:
         if request.headers.get("authorization", "").lower().startswith("basic "):
             self.basic_auth_paths.append(request.path)
         if self.latency:
-            await asyncio.sleep(self.latency)
+            self._in_flight += 1
+            self.most_at_once = max(self.most_at_once, self._in_flight)
+            try:
+                await asyncio.sleep(self.latency)
+            finally:
+                self._in_flight -= 1
         throttle = self._throttle
         if throttle is not None and throttle.remaining > 0:
             throttle.remaining -= 1

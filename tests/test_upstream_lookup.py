@@ -96,6 +96,16 @@ class TestTheCache:
         }
         assert all(lookup.from_cache for lookup in warm.values())
 
+    async def test_without_details_no_pull_is_spent(self, registries: DemoRegistries) -> None:
+        async with client_for(registries) as client:
+            lookups = UpstreamLookups(client, settings=LookupSettings(details=False))
+            found = await lookups.lookup_all(fleet_wanted(), save=False)
+        hub = registries.registries["docker.io"]
+        assert hub.pulls == 0 and hub.count("GET", "/manifests/") == 0
+        assert found[EXPLORER].details["20260815-1002"].digest is not None
+        assert found[EXPLORER].details["20260815-1002"].created is None
+        assert "20260731-948" not in found[EXPLORER].details  # no HEAD for a running tag
+
     async def test_refresh_bypasses_it(self, registries: DemoRegistries) -> None:
         cache = UpstreamCache()
         await run(registries, cache)

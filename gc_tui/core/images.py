@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 _SERVER_BUILD = re.compile(r"(^|/)img-captain-[^/:]+(:[^/]*)?$")
 
@@ -297,10 +298,13 @@ class TagParts:
         return len(self.key[0])
 
 
+@lru_cache(maxsize=1 << 16)
 def tag_parts(tag: str | None) -> TagParts | None:
     """The parts of a semver, date-run or version+timestamp tag, or of a bare major (``v2``).
 
     None for named channels (``latest``, ``main``), no tag, and tags of no known scheme.
+    Cached: choosing the newest of a repository takes every tag apart several times, and a
+    repository can list thousands.
     """
     scheme = tag_scheme(tag)
     if tag is None or scheme is TagScheme.OTHER:

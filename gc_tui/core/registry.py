@@ -74,7 +74,7 @@ class RegistryOptions:
     page_size: int = 1000  # asked with ?n=; registries that refuse it get a second try without
     rate_limit_wait: float = 5.0  # the longest Retry-After waited out, once per request
     pull_reserve: int = 10  # with this few pulls left, no manifest is fetched (HEADs only)
-    connections_per_registry: int = 16  # so a run's lookups go out side by side
+    connections_per_registry: int = 32  # a run's lookups side by side: 15 repositories x 2
 
 
 @dataclass(frozen=True)
@@ -405,7 +405,9 @@ class RegistryClient:
     def _client(self, origin: str) -> httpx.AsyncClient:
         client = self._clients.get(origin)
         if client is None:
-            tls = self._tls.context() if origin.startswith("https:") else None
+            # One shared context even for plain HTTP: given none, httpx builds its own per
+            # client, which costs more than the whole request to a loopback registry.
+            tls = self._tls.context()
             client = make_client(origin, tls=tls, settings=self._http, proxy=self._proxy)
             self._clients[origin] = client
         return client

@@ -4,8 +4,11 @@ it is fresh, and never holding anything else up.
 The cost of a cold lookup is the registry's three round trips (challenge, token, tag list),
 then the pages, then one round of HEADs and manifest GETs side by side: the running tags need
 only a digest (a HEAD, which Docker Hub does not count as a pull), the newest tags their image's
-``created`` time too. A ``created`` time is kept per image digest, so once an image has been
-read, later runs pay a HEAD for it, not a pull. A fresh cache costs no request at all.
+``created`` time too, which takes two or three more round trips (manifest, config blob, and on
+Docker Hub the blob's CDN). With ``LookupSettings.details`` off only the newest tags' digests
+are read, by HEAD. A ``created``
+time is kept per image digest, so once an image has been read, later runs pay a HEAD for it,
+not a pull. A fresh cache costs no request at all.
 
 Nothing here raises for one repository's trouble: it becomes that repository's ``error``.
 """
@@ -36,6 +39,11 @@ class LookupSettings:
     ttl: timedelta = DEFAULT_TTL
     refresh: bool = False  # ignore fresh cache entries (``--refresh``)
     concurrency: int = 16  # repositories whose tag lists are read at once
+    # What ``repushed`` and the detail view need: the newest images' created times (manifest
+    # and config GETs, pulls on Docker Hub) and the running tags' digests. ``gc-tui upstream``,
+    # ``--to-newest`` without ``--include-repushed`` and ``targets bump`` need only the newest
+    # tags and their digests.
+    details: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,8 @@ class UpstreamLookups:
             )
         else:
             need_created, need_digest = wanted_tags(running_tags, listing.tags, tag_filter)
+            if not self._settings.details:
+                need_created, need_digest = set(), need_created
             asked = [(tag, True) for tag in sorted(need_created)]
             asked += [(tag, False) for tag in sorted(need_digest)]
             answers = await asyncio.gather(

@@ -20,7 +20,8 @@ from gc_tui.core.plan import PlanOptions, build_plan
 from gc_tui.core.registry import ACCEPT_MANIFESTS, RegistryClient
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.upstream import UpstreamState, app_upstream
-from gc_tui.core.upstream_lookup import UpstreamLookups
+from gc_tui.core.upstream_cache import UpstreamCache
+from gc_tui.core.upstream_lookup import UpstreamLookups, look_up
 from gc_tui.core.upstream_plan import to_newest_selection, upstream_of_app, wanted_repositories
 
 DEPLOYED = "2026-08-20T14:30:00.000Z"  # CapRover's timeStamp of the running version
@@ -145,8 +146,11 @@ class TestRepushedAndStates:
             ("db", "postgres:17.5"),
             ("missing", "communityfirst/not-pushed:1.0.0"),
         )
-        async with client_for(registry) as client:
-            lookups = await UpstreamLookups(client).lookup_all(wanted_repositories([audit]))
+        lookups = await look_up(
+            wanted_repositories([audit]),
+            mirrors={"docker.io": registry.url},
+            cache=UpstreamCache(),
+        )
         states = {app.name: upstream_of_app(app, lookups) for app in audit.apps}
         assert {name: (u.state, u.newest) for name, u in states.items()} == {
             "explorer": (UpstreamState.BEHIND, "20260815-1002"),

@@ -8,6 +8,7 @@ request counters say what each run cost. Time is injected; nothing waits on a cl
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import stat
 from collections.abc import AsyncIterator
@@ -228,3 +229,26 @@ class TestOncePerRun:
         assert found.from_cache and "20260815-1002" in found.tags
         state = app_upstream(f"{EXPLORER}:20260731-948", DEPLOYED, found)
         assert state.label == "unknown (registry unreachable)"
+
+
+class TestQuietEndings:
+    """Whatever is cut short, nothing from asyncio or httpx reaches stderr."""
+
+    async def test_interrupted_lookups(self, capfd: pytest.CaptureFixture[str]) -> None:
+        registry = FakeRegistry(latency=0.2, token_origin="separate")
+        for index in range(6):
+            registry.store.push(f"team/app{index}", "1.0.0", NOW)
+        async with registry:
+            async with RegistryClient(mirrors={"docker.io": registry.url}) as client:
+                lookups = UpstreamLookups(client, now=lambda: NOW)
+                running = asyncio.ensure_future(
+                    lookups.lookup_all({f"team/app{i}": ["1.0.0"] for i in range(6)}, save=False)
+                )
+                while not registry.token_requests:  # cut it short inside the token dance
+                    await asyncio.sleep(0.01)
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+                await lookups.aclose()
+        gc.collect()
+        await asyncio.sleep(0)
+        assert capfd.readouterr().err == ""

@@ -132,6 +132,8 @@ class RegistryClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        for pending in list(self._token_requests.values()):
+            pending.cancel()
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
 
@@ -334,8 +336,17 @@ class RegistryClient:
         if pending is None:
             pending = asyncio.ensure_future(self._fetch_token(origin, challenge, key))
             self._token_requests[key] = pending
-            pending.add_done_callback(lambda _: self._token_requests.pop(key, None))
+            pending.add_done_callback(self._token_request_done)
         return await asyncio.shield(pending)
+
+    def _token_request_done(self, pending: asyncio.Future[str]) -> None:
+        for key, known in list(self._token_requests.items()):
+            if known is pending:
+                del self._token_requests[key]
+        # Every waiter may have been cancelled: retrieve the outcome here, so asyncio never
+        # reports an unretrieved exception on stderr.
+        if not pending.cancelled():
+            pending.exception()
 
     async def _fetch_token(self, origin: str, challenge: Challenge, key: TokenKey) -> str:
         realm, service, scope, _user = key

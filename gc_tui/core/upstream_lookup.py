@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gc_tui.core.http import HttpSettings, TlsContexts
 from gc_tui.core.images import try_parse_image
 from gc_tui.core.registry import RegistryClient
+from gc_tui.core.registry_config import RegistryCredentials
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.upstream import (
     RepositoryLookup,
@@ -86,6 +88,22 @@ class UpstreamLookups:
         self._details: dict[tuple[str, str, bool], asyncio.Task[TagDetails]] = {}
         self._results: dict[str, RepositoryLookup] = {}
         self._limit = asyncio.Semaphore(max(1, self._settings.concurrency))
+
+    async def __aenter__(self) -> UpstreamLookups:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop whatever is still running (the TUI quits, a command is interrupted).
+
+        Lookups already done stay in ``results()``; nothing is written to the cache here.
+        """
+        tasks = [*self._listings.values(), *self._details.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def cached(self) -> dict[str, RepositoryLookup]:
         """What the cache file holds, fresh or stale, to show at once while lookups run."""
@@ -231,3 +249,29 @@ class UpstreamLookups:
         if details.created is not None:
             self._created[details.digest] = details.created
         return TagDetails(details.digest, details.created)
+
+
+async def look_up(
+    wanted: Mapping[str, Iterable[str]],
+    *,
+    mirrors: Mapping[str, str] | None = None,
+    credentials: Mapping[str, RegistryCredentials] | None = None,
+    rules: TagRules | None = None,
+    settings: LookupSettings | None = None,
+    cache: UpstreamCache | None = None,
+    http: HttpSettings | None = None,
+    tls: TlsContexts | None = None,
+    proxy: str | None = None,
+) -> dict[str, RepositoryLookup]:
+    """One run for a headless command: look everything up, save the cache, close up.
+
+    ``wanted`` is ``upstream_plan.wanted_repositories(audits)`` (or ``wanted_for_targets``);
+    ``mirrors`` is ``registry_config.mirrors(...)``; ``rules`` is ``Targets.tag_filter_for``.
+    """
+    async with (
+        RegistryClient(
+            mirrors=mirrors, credentials=credentials, http=http, tls=tls, proxy=proxy
+        ) as client,
+        UpstreamLookups(client, cache=cache, rules=rules, settings=settings) as lookups,
+    ):
+        return await lookups.lookup_all(wanted)

@@ -23,24 +23,74 @@ from gc_tui.core.tag_order import (
 )
 
 EXPLORER = [  # date-run, plus what the CI also pushes: latest, main, pr-N, ci-test
-    "20260216-603", "20260402-741", "20260603-823", "20260716-878", "20260727-932",
-    "20260731-948", "20260815-999", "20260815-1002", "latest", "main", "pr-301", "ci-test",
+    "20260216-603",
+    "20260402-741",
+    "20260603-823",
+    "20260716-878",
+    "20260727-932",
+    "20260731-948",
+    "20260815-999",
+    "20260815-1002",
+    "latest",
+    "main",
+    "pr-301",
+    "ci-test",
 ]
 SUPERSET = [  # version+timestamp, plus latest and PR builds
-    "4.1.4_20251002-0232", "6.0.0_20260303-0213", "6.1.0_20260713-2211", "6.1.0_20260729-2019",
-    "6.1.0_20260803-1652", "6.1.0_20260818-0907", "pr-212-6.1.0_20260815-1130", "latest",
+    "4.1.4_20251002-0232",
+    "6.0.0_20260303-0213",
+    "6.1.0_20260713-2211",
+    "6.1.0_20260729-2019",
+    "6.1.0_20260803-1652",
+    "6.1.0_20260818-0907",
+    "pr-212-6.1.0_20260815-1130",
+    "latest",
 ]
 WINDMILL = [  # semver, with release candidates and named channels
-    "1.435.2", "1.648.0", "1.715.0", "1.756.0", "1.775.2", "1.780.1", "1.99.0",
-    "1.781.0-rc.1", "1.782.0-beta", "main", "latest",
+    "1.435.2",
+    "1.648.0",
+    "1.715.0",
+    "1.756.0",
+    "1.775.2",
+    "1.780.1",
+    "1.99.0",
+    "1.781.0-rc.1",
+    "1.782.0-beta",
+    "main",
+    "latest",
 ]
 FILEBROWSER = [  # a floating major beside pinned releases, and the s6 variant
-    "v2", "v2.30.0", "v2.36.1", "v2.36.1-s6", "v2.63.23", "v2.63.23-s6", "v2.64.1",
-    "v2.64.1-s6", "v2.65.0-beta.1", "v2.65.0-rc1-s6", "v2.64", "latest", "s6",
+    "v2",
+    "v2.30.0",
+    "v2.36.1",
+    "v2.36.1-s6",
+    "v2.63.23",
+    "v2.63.23-s6",
+    "v2.64.1",
+    "v2.64.1-s6",
+    "v2.65.0-beta.1",
+    "v2.65.0-rc1-s6",
+    "v2.64",
+    "latest",
+    "s6",
 ]
 POSTGRES = [  # bare majors, major.minor releases, variants, and pre-release majors
-    "16", "16.9", "16.10", "17", "17.5", "17.6", "17-alpine", "17.6-alpine", "17.6-bookworm",
-    "18", "18.0", "18rc1", "18beta3", "19-beta1", "latest", "alpine",
+    "16",
+    "16.9",
+    "16.10",
+    "17",
+    "17.5",
+    "17.6",
+    "17-alpine",
+    "17.6-alpine",
+    "17.6-bookworm",
+    "18",
+    "18.0",
+    "18rc1",
+    "18beta3",
+    "19-beta1",
+    "latest",
+    "alpine",
 ]
 COMAPEO = ["0.2.1", "0.3.0", "0.4.0", "0.5.0-rc.1", "latest"]
 
@@ -104,6 +154,9 @@ class TestFloatingTags:
     )
     def test_newest(self, running: str, tags: list[str], newest: str) -> None:
         assert newest_for(running, tags) == newest
+
+    def test_a_repository_of_mostly_floating_tags(self) -> None:
+        assert newest_for("latest", ["1", "2", "3", "v4", "1.0.0", "latest"]) == "1.0.0"
 
     @pytest.mark.parametrize("tag", ["v2", "17", "17-alpine", "latest", "main", "v2.64"])
     def test_never_newest_in_a_pinned_line(self, tag: str) -> None:

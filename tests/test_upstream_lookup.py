@@ -232,9 +232,11 @@ class TestOncePerRun:
 
 
 class TestQuietEndings:
-    """Whatever is cut short, nothing from asyncio or httpx reaches stderr."""
+    """Whatever is cut short, nothing from asyncio or httpx reaches stderr (or its logger)."""
 
-    async def test_interrupted_lookups(self, capfd: pytest.CaptureFixture[str]) -> None:
+    async def test_interrupted_lookups(
+        self, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    ) -> None:
         registry = FakeRegistry(latency=0.2, token_origin="separate")
         for index in range(6):
             registry.store.push(f"team/app{index}", "1.0.0", NOW)
@@ -244,11 +246,41 @@ class TestQuietEndings:
                 running = asyncio.ensure_future(
                     lookups.lookup_all({f"team/app{i}": ["1.0.0"] for i in range(6)}, save=False)
                 )
-                while not registry.token_requests:  # cut it short inside the token dance
+                while not registry.count("GET", "/token"):  # cut short inside the token dance
                     await asyncio.sleep(0.01)
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
                 await lookups.aclose()
+        del running, lookups
         gc.collect()
         await asyncio.sleep(0)
         assert capfd.readouterr().err == ""
+        # asyncio reports through logging, which pytest captures before it reaches stderr.
+        assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+    async def test_a_token_refused_after_everyone_stopped_waiting(
+        self, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        registry = FakeRegistry(latency=0.2, token_origin="separate", credentials={"robot": "pw"})
+        registry.store.push("cmi/app", "1.0.0", NOW)
+        credentials = {"docker.io": RegistryCredentials("robot", Secret("wrong"))}
+        async with registry:
+            client = RegistryClient(mirrors={"docker.io": registry.url}, credentials=credentials)
+            asking = asyncio.ensure_future(client.list_tags("cmi/app"))
+            while not registry.count("GET", "/token"):  # the token request is in flight
+                await asyncio.sleep(0.01)
+            asking.cancel()  # nobody waits for the token any more; the service then says 401
+            await asyncio.gather(asking, return_exceptions=True)
+            while not _settled(client):
+                await asyncio.sleep(0.01)
+            await client.aclose()
+        del asking  # its traceback holds the frames that hold the token request
+        gc.collect()
+        await asyncio.sleep(0)
+        assert capfd.readouterr().err == ""
+        # asyncio reports through logging, which pytest captures before it reaches stderr.
+        assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def _settled(client: RegistryClient) -> bool:
+    return not client._token_requests  # the shared token request has finished

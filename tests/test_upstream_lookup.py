@@ -283,4 +283,4 @@ class TestQuietEndings:
 
 
 def _settled(client: RegistryClient) -> bool:
-    return not client._token_requests  # the shared token request has finished
+    return client.pending_token_requests == 0

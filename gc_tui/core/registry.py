@@ -24,7 +24,6 @@ What it does, and why (docs/registries.md has the sources):
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -50,13 +49,7 @@ from gc_tui.core.registry_answers import (
     raise_for_status,
     tags_of,
 )
-from gc_tui.core.registry_auth import (
-    Challenge,
-    TokenCache,
-    TokenKey,
-    parse_challenge,
-    token_from_answer,
-)
+from gc_tui.core.registry_auth import Authorizer, parse_challenge
 from gc_tui.core.registry_config import RegistryCredentials
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.registry_limits import RateLimit, rate_limit_of, retry_at_of
@@ -120,9 +113,7 @@ class RegistryClient:
         self._down: dict[str, str] = {}  # origin -> why
         self._blocked_until: dict[str, float] = {}  # origin -> epoch seconds
         self._limits: dict[str, RateLimit] = {}
-        self._auth: dict[tuple[str, str], tuple[Challenge, str]] = {}  # (origin, scope) -> ...
-        self._tokens = TokenCache()
-        self._token_requests: dict[TokenKey, asyncio.Future[str]] = {}
+        self._auth = Authorizer(self._credentials, self._mirrors)
         self.requests_sent = 0
 
     async def __aenter__(self) -> RegistryClient:
@@ -132,8 +123,7 @@ class RegistryClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        for pending in list(self._token_requests.values()):
-            pending.cancel()
+        self._auth.cancel()
         clients, self._clients = list(self._clients.values()), {}
         await asyncio.gather(*(client.aclose() for client in clients), return_exceptions=True)
 
@@ -142,6 +132,11 @@ class RegistryClient:
             return locate(repository, self._mirrors)
         except InvalidImage as err:
             raise RegistryError(LookupProblem.NOT_AN_IMAGE, err.reason) from None
+
+    @property
+    def pending_token_requests(self) -> int:
+        """Token requests still running, shared by whoever waits for them."""
+        return self._auth.pending()
 
     def rate_limits(self) -> dict[str, RateLimit]:
         """The last quota each registry origin announced this run."""
@@ -257,15 +252,15 @@ class RegistryClient:
         """One request to the registry, answering its challenge once if it sends one."""
         scope = location.pull_scope
         headers = {"Accept": accept} if accept else {}
-        sent_auth = self._remembered_auth(location.origin, scope)
+        sent_auth = self._auth.remembered(location.origin, scope)
         if sent_auth is not None:
             headers["Authorization"] = sent_auth
         answer = await self._send(location.origin, method, url, headers)
         if answer.status != 401:
             return answer
         challenge = parse_challenge(answer.headers.get("www-authenticate"))
-        headers["Authorization"] = await self._authorization(
-            location, challenge, scope, renew=sent_auth is not None
+        headers["Authorization"] = await self._auth.answer(
+            location, challenge, scope, renew=sent_auth is not None, send=self._send
         )
         answer = await self._send(location.origin, method, url, headers)
         if answer.status == 401:
@@ -274,98 +269,6 @@ class RegistryClient:
                 "the registry refused the token: a private repository, or none of that name",
             )
         return answer
-
-    def _remembered_auth(self, origin: str, scope: str) -> str | None:
-        known = self._auth.get((origin, scope))
-        if known is None:
-            return None
-        challenge, key_scope = known
-        if challenge.scheme == "basic":
-            return self._basic(origin)
-        token = self._tokens.get(self._token_key(origin, challenge, key_scope))
-        return f"Bearer {token.value.reveal()}" if token else None
-
-    def _credentials_for(self, origin: str) -> RegistryCredentials | None:
-        for host, credentials in self._credentials.items():
-            if locate(f"{host}/x", self._mirrors).origin == origin:
-                return credentials
-        return None
-
-    def _basic(self, origin: str) -> str | None:
-        credentials = self._credentials_for(origin)
-        if credentials is None:
-            return None
-        pair = f"{credentials.username}:{credentials.password.reveal()}".encode()
-        return "Basic " + base64.b64encode(pair).decode("ascii")
-
-    def _token_key(self, origin: str, challenge: Challenge, scope: str) -> TokenKey:
-        credentials = self._credentials_for(origin)
-        user = credentials.username if credentials else ""
-        return (challenge.realm, challenge.service or "", scope, user)
-
-    async def _authorization(
-        self, location: RegistryLocation, challenge: Challenge | None, scope: str, *, renew: bool
-    ) -> str:
-        origin = location.origin
-        if challenge is None:
-            raise RegistryError(
-                LookupProblem.DENIED, "the registry wants a login gc-tui cannot give"
-            )
-        if challenge.scheme == "basic":
-            basic = self._basic(origin)
-            if basic is None:
-                raise RegistryError(
-                    LookupProblem.DENIED, f"{location.host} needs credentials (vault_entry)"
-                )
-            self._auth[(origin, scope)] = (challenge, scope)
-            return basic
-        if not allowed_origin(challenge.realm):
-            raise RegistryError(LookupProblem.DENIED, "the token service is not on HTTPS")
-        token_scope = challenge.scope or scope
-        key = self._token_key(origin, challenge, token_scope)
-        if renew:
-            self._tokens.drop(key)
-        token = self._tokens.get(key)
-        value = token.value.reveal() if token else await self._shared_token(origin, challenge, key)
-        self._auth[(origin, scope)] = (challenge, token_scope)
-        return f"Bearer {value}"
-
-    async def _shared_token(self, origin: str, challenge: Challenge, key: TokenKey) -> str:
-        """One token request per key at a time; concurrent callers share its answer."""
-        pending = self._token_requests.get(key)
-        if pending is None:
-            pending = asyncio.ensure_future(self._fetch_token(origin, challenge, key))
-            self._token_requests[key] = pending
-            pending.add_done_callback(self._token_request_done)
-        return await asyncio.shield(pending)
-
-    def _token_request_done(self, pending: asyncio.Future[str]) -> None:
-        for key, known in list(self._token_requests.items()):
-            if known is pending:
-                del self._token_requests[key]
-        # Every waiter may have been cancelled: retrieve the outcome here, so asyncio never
-        # reports an unretrieved exception on stderr.
-        if not pending.cancelled():
-            pending.exception()
-
-    async def _fetch_token(self, origin: str, challenge: Challenge, key: TokenKey) -> str:
-        realm, service, scope, _user = key
-        params = {"scope": scope}
-        if service:
-            params["service"] = service
-        headers: dict[str, str] = {}
-        basic = self._basic(origin)
-        if basic is not None:
-            headers["Authorization"] = basic
-        answer = await self._send(origin_of(realm), "GET", realm, headers, params=params)
-        if answer.status in (401, 403):
-            raise RegistryError(LookupProblem.DENIED, "the token service refused the credentials")
-        raise_for_status(answer, "the token")
-        token = token_from_answer(answer.body, self._tokens.now())
-        if token is None:
-            raise RegistryError(LookupProblem.REGISTRY_ERROR, "the token service sent no token")
-        self._tokens.put(key, token)
-        return token.value.reveal()
 
     async def _send(
         self,

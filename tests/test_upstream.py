@@ -280,7 +280,7 @@ class TestToNewest:
     def test_upstream_of_an_audited_app(self) -> None:
         explorer = FLEET[0].apps[0]
         assert upstream_of_app(explorer, LOOKUPS).state is UpstreamState.BEHIND
-        assert upstream_of_app(explorer, {}).label == "unknown (registry unreachable)"
+        assert upstream_of_app(explorer, {}).label == "unknown (not looked up)"
 
 
 class TestBump:

@@ -13,6 +13,7 @@ class LookupProblem(StrEnum):
     REGISTRY_ERROR = "registry error"  # an answer the API does not allow
     NO_LINE = "no tag of the running scheme"
     NOT_AN_IMAGE = "not a registry image"
+    NOT_LOOKED_UP = "not looked up"  # no lookup for its repository (yet): show it as pending
 
 
 class RegistryError(Exception):

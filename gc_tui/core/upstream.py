@@ -165,7 +165,7 @@ def app_upstream(
     if running is None:
         return _unknown(LookupProblem.NO_LINE, "pinned by digest, not by tag")
     if lookup is None:
-        return _unknown(LookupProblem.UNREACHABLE, "not looked up")
+        return _unknown(LookupProblem.NOT_LOOKED_UP)
     newest = newest_for(running, lookup.tags, tag_filter)
     found = AppUpstream(
         UpstreamState.UNKNOWN,

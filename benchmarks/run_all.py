@@ -19,6 +19,7 @@ FULL = [
     ["bench_startup.py"],
     ["bench_memory.py"],
     ["bench_unlock.py"],
+    ["bench_upstream.py"],
 ]
 SMOKE = [
     ["floor_audit.py", "--instances", "20", "--small", "5", "--repeat", "1"],
@@ -28,6 +29,7 @@ SMOKE = [
     ["bench_startup.py", "--repeat", "2"],
     ["bench_memory.py", "--instances", "20"],
     ["bench_unlock.py", "--repeat", "1", "--entries", "200"],
+    ["bench_upstream.py", "--repeat", "1"],
 ]
 
 

@@ -1,4 +1,4 @@
-"""Every test runs with its own state and config folders, so nothing touches the real ones."""
+"""Every test runs with its own state, config and cache folders: nothing touches the real ones."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("GC_TUI_STATE_DIR", str(home / "state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "xdg-state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.delenv("GC_TUI_CONFIG", raising=False)
     monkeypatch.delenv("GC_TUI_VAULT_PASSWORD", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)

@@ -49,7 +49,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 class TestLoad:
-    """A valid file becomes Targets with exactly what it says, and a missing [hold] holds Postgres."""
+    """A valid file becomes Targets with exactly what it says; a missing [hold] holds Postgres."""
 
     def test_example(self, tmp_path: Path) -> None:
         path = write(tmp_path, EXAMPLE)
@@ -92,7 +92,8 @@ class TestLoadErrorsNameFileAndKey:
             ('[hold]\nrepositories = ["Postgres"]\n', "[hold] repositories", "must be lower-case"),
             ("[targets]\nexplorer = 948\n", "[targets] explorer", "expected an image name"),
             (
-                '[targets]\ngc-landing-page = "communityfirst/guardianconnector-landing-page:20260219-85:q"\n',
+                "[targets]\n"
+                'gc-landing-page = "communityfirst/guardianconnector-landing-page:20260219-85:q"\n',
                 "[targets] gc-landing-page",
                 "more than one ':'",
             ),
@@ -107,6 +108,33 @@ class TestLoadErrorsNameFileAndKey:
             ('[groups]\nreports = ["reports"]\n', "[groups] reports", "at least two"),
             ('[groups]\nreports = ["a", "a"]\n', "[groups] reports", "listed twice"),
             ('targets = "x"\n', "targets", "expected a table"),
+            (
+                '[upstream."postgres"]\ninclude = "^17("\n',
+                '[upstream."postgres"] include',
+                "not a regular expression",
+            ),
+            (
+                '[upstream."postgres"]\nincludes = "^17"\n',
+                '[upstream."postgres"] includes',
+                "unknown key",
+            ),
+            (
+                '[upstream."postgres"]\ninclude = 17\n',
+                '[upstream."postgres"] include',
+                "expected a regular expression",
+            ),
+            (
+                '[upstream."postgres:17"]\ninclude = "^17"\n',
+                '[upstream."postgres:17"]',
+                "names a tag",
+            ),
+            ('[upstream]\npostgres = "^17"\n', '[upstream."postgres"]', "expected a table"),
+            (
+                '[upstream."postgres"]\ninclude = "^17"\n'
+                '[upstream."docker.io/library/postgres"]\nexclude = "rc"\n',
+                '[upstream."docker.io/library/postgres"]',
+                'the same repository as [upstream."postgres"]',
+            ),
         ],
     )
     def test_error(self, tmp_path: Path, text: str, key: str, problem: str) -> None:
@@ -180,7 +208,7 @@ class TestSave:
 
 
 class TestMappingValidation:
-    """Targets built from data are checked like a file (the demo's target_images go through here)."""
+    """Targets built from data are checked like a file (the demo's target_images come this way)."""
 
     def test_invalid_image_is_refused_naming_the_key(self) -> None:
         with pytest.raises(
@@ -296,3 +324,23 @@ class TestPin:
     ) -> None:
         with pytest.raises(PinError, match=f"staging.*{status.value}"):
             plan_pin(self.TARGETS, audit_of([], status))
+
+
+class TestUpstreamFilters:
+    """``[upstream."REPO"]`` narrows which tags count as newest; any spelling finds it."""
+
+    def test_read_found_and_written_back(self, tmp_path: Path) -> None:
+        path = write(
+            tmp_path,
+            f'[targets]\nexplorer = "{EXPLORER}"\n'
+            '[upstream."postgres"]\ninclude = "^17(\\\\.\\\\d+)?$"\n'
+            '[upstream."ghcr.io/windmill-labs/windmill"]\nexclude = "-rc"\n',
+        )
+        targets = load_targets(path)
+        assert targets.tag_filter_for("docker.io/library/postgres").include == r"^17(\.\d+)?$"
+        assert targets.tag_filter_for("postgres:16").admits("17.6")
+        assert not targets.tag_filter_for("postgres").admits("16.10")
+        assert targets.tag_filter_for("ghcr.io/windmill-labs/windmill").exclude == "-rc"
+        assert targets.tag_filter_for("redis").admits("anything")
+        save_targets(path, targets)
+        assert load_targets(path) == targets

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 _SERVER_BUILD = re.compile(r"(^|/)img-captain-[^/:]+(:[^/]*)?$")
 
@@ -196,6 +197,11 @@ def _check_path(ref: str, path: str) -> None:
             )
 
 
+def is_valid_tag(tag: str) -> bool:
+    """True for a tag Docker accepts; a registry's listing is checked with it before use."""
+    return bool(_TAG.fullmatch(tag))
+
+
 def try_parse_image(ref: str) -> ImageRef | None:
     """parse_image for callers that only need to know whether a reference is usable."""
     try:
@@ -211,7 +217,7 @@ def same_repository(a_image: str, b_image: str) -> bool:
 
 
 def same_image(a_image: str, b_image: str) -> bool:
-    """True when both name the same repository, tag and digest (``postgres`` = ``postgres:latest``)."""
+    """True when both name one repository, tag and digest (``postgres`` = ``postgres:latest``)."""
     if a_image == b_image:
         return True
     a_ref, b_ref = try_parse_image(a_image), try_parse_image(b_image)
@@ -230,10 +236,17 @@ _FLOATING_NAMES = frozenset({"latest", "main", "master", "stable", "edge", "nigh
 # A bare major (``2``, ``v2``, ``17``), optionally with a variant (``17-alpine``), moves with
 # every minor release of that major, so it floats as surely as ``latest`` does. Postgres's
 # ``17`` is one of these: the audit must not read it as a pinned version.
-_BARE_MAJOR = re.compile(r"v?\d+(?:-[a-z][a-z0-9.]*)?")
+_BARE_MAJOR = re.compile(r"(v?)(\d+)(?:-([a-z][a-z0-9.]*))?")
 _DATE_RUN = re.compile(r"(\d{8})-(\d+)")
-_VERSION_TIMESTAMP = re.compile(r"v?(\d+(?:\.\d+)*)_(\d{8})-(\d{4})")
+_VERSION_TIMESTAMP = re.compile(r"(v?)(\d+(?:\.\d+)*)_(\d{8})-(\d{4})")
 _SEMVER = re.compile(r"(v?)(\d+(?:\.\d+)+)(?:-([0-9A-Za-z][0-9A-Za-z.-]*))?")
+# Text after a version's '-' is either a pre-release (``-rc1``, ``-beta.1``) or a variant, a
+# different build of the same release (``-alpine``, ``-s6``), as Renovate's docker versioning
+# reads it (docs/registries.md). A pre-release may carry a variant after it: ``-rc1-alpine``.
+_PRERELEASE = re.compile(
+    r"((?:alpha|beta|rc|pre|preview|dev|snapshot|canary|nightly|next)(?:\.?\d+)*)(?:-(.+))?",
+    re.IGNORECASE,
+)
 
 
 def is_floating_tag(tag: str | None) -> bool:
@@ -269,32 +282,68 @@ def tag_scheme(tag: str | None) -> TagScheme:
     return TagScheme.OTHER
 
 
+@dataclass(frozen=True)
+class TagParts:
+    """A tag taken apart: what orders it, and what two tags must share to be compared."""
+
+    scheme: TagScheme
+    prefix: str  # "v" or ""
+    key: tuple[tuple[int, ...], ...]  # compared part by part, numbers as numbers
+    variant: str = ""  # "alpine" in 17.6-alpine, "s6" in v2.36.1-s6
+    prerelease: str = ""  # "rc1" in 1.0.0-rc1; "" for a release
+
+    @property
+    def precision(self) -> int:
+        """How many numbers the version has: ``17.6`` and ``17.6.1`` are different lines."""
+        return len(self.key[0])
+
+
+@lru_cache(maxsize=1 << 16)
+def tag_parts(tag: str | None) -> TagParts | None:
+    """The parts of a semver, date-run or version+timestamp tag, or of a bare major (``v2``).
+
+    None for named channels (``latest``, ``main``), no tag, and tags of no known scheme.
+    Cached: choosing the newest of a repository takes every tag apart several times, and a
+    repository can list thousands.
+    """
+    scheme = tag_scheme(tag)
+    if tag is None or scheme is TagScheme.OTHER:
+        return None
+    if scheme is TagScheme.FLOATING:
+        major = _BARE_MAJOR.fullmatch(tag)
+        if major is None:
+            return None
+        return TagParts(scheme, major[1], ((int(major[2]),),), major[3] or "")
+    if scheme is TagScheme.DATE_RUN:
+        match = _DATE_RUN.fullmatch(tag)
+        assert match is not None
+        return TagParts(scheme, "", ((int(match[1]), int(match[2])),))
+    if scheme is TagScheme.VERSION_TIMESTAMP:
+        match = _VERSION_TIMESTAMP.fullmatch(tag)
+        assert match is not None
+        return TagParts(scheme, match[1], (_numbers(match[2]), (int(match[3]), int(match[4]))))
+    match = _SEMVER.fullmatch(tag)
+    assert match is not None
+    suffix = match[3] or ""
+    prerelease = _PRERELEASE.fullmatch(suffix)
+    if prerelease is None:
+        return TagParts(scheme, match[1], (_numbers(match[2]),), variant=suffix)
+    return TagParts(
+        scheme, match[1], (_numbers(match[2]),), variant=prerelease[2] or "",
+        prerelease=prerelease[1],
+    )
+
+
 def _numbers(dotted: str) -> tuple[int, ...]:
     return tuple(int(part) for part in dotted.split("."))
 
 
-def _cmp_numbers(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    # 6.1 and 6.1.0 name the same release: pad the shorter one with zeros.
+def cmp_numbers(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """Negative, zero or positive; 6.1 and 6.1.0 name the same release (zeros pad the shorter)."""
     width = max(len(a), len(b))
     a_padded = a + (0,) * (width - len(a))
     b_padded = b + (0,) * (width - len(b))
     return (a_padded > b_padded) - (a_padded < b_padded)
-
-
-def _sort_key(tag: str, scheme: TagScheme) -> tuple[tuple[int, ...], ...] | None:
-    if scheme is TagScheme.DATE_RUN:
-        match = _DATE_RUN.fullmatch(tag)
-        assert match is not None
-        return ((int(match[1]), int(match[2])),)
-    if scheme is TagScheme.VERSION_TIMESTAMP:
-        match = _VERSION_TIMESTAMP.fullmatch(tag)
-        assert match is not None
-        return (_numbers(match[1]), (int(match[2]), int(match[3])))
-    if scheme is TagScheme.SEMVER:
-        match = _SEMVER.fullmatch(tag)
-        assert match is not None
-        return (_numbers(match[2]),)
-    return None
 
 
 def compare_tags(a: str, b: str) -> int | None:
@@ -306,19 +355,17 @@ def compare_tags(a: str, b: str) -> int | None:
     """
     if a == b:
         return 0
-    scheme = tag_scheme(a)
-    if scheme is not tag_scheme(b):
+    a_parts, b_parts = tag_parts(a), tag_parts(b)
+    if a_parts is None or b_parts is None or a_parts.scheme is TagScheme.FLOATING:
         return None
-    if scheme is TagScheme.SEMVER:
-        a_match, b_match = _SEMVER.fullmatch(a), _SEMVER.fullmatch(b)
-        assert a_match is not None and b_match is not None
-        if a_match[3] != b_match[3]:
-            return None
-    a_key, b_key = _sort_key(a, scheme), _sort_key(b, scheme)
-    if a_key is None or b_key is None:
+    if (a_parts.scheme, a_parts.variant, a_parts.prerelease) != (
+        b_parts.scheme,
+        b_parts.variant,
+        b_parts.prerelease,
+    ):
         return None
-    for a_part, b_part in zip(a_key, b_key, strict=True):
-        order = _cmp_numbers(a_part, b_part)
+    for a_part, b_part in zip(a_parts.key, b_parts.key, strict=True):
+        order = cmp_numbers(a_part, b_part)
         if order:
             return order
     return 0

@@ -112,6 +112,9 @@ class PlanOptions:
     extra_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     read_only: bool = False  # the whole run is read-only (flag or config)
     allow_floating: bool = False  # accept an image without a tag or digest
+    # Row keys to deploy even though they run the target already: an image re-pushed under
+    # the same tag is only picked up by deploying its name again (deploy --include-repushed).
+    redeploy: frozenset[str] = frozenset()
 
 
 def plan_options(
@@ -290,7 +293,7 @@ def _skip_reason(
             SkipKind.HELD,
             "held image (never batch-upgraded); --include-held to deploy anyway",
         )
-    if row.from_image == row.to_image:
+    if row.from_image == row.to_image and row.key not in options.redeploy:
         return SkipKind.ON_TARGET, "already on the target image"
     return None
 

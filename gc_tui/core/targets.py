@@ -7,6 +7,9 @@ explorer = "communityfirst/guardianconnector-explorer:20260731-948"
 reports = ["reports", "reports-cron"]
 [hold]                    # optional; absent means ["postgres"], an empty list holds nothing
 repositories = ["postgres"]
+[upstream."postgres"]     # optional; which registry tags may count as "newest" (searched regexes)
+include = "^17(\\.\\d+)?$"
+exclude = "-rc"
 ```
 
 The file is strict: an unknown table or key is an error naming the file, because a misspelt
@@ -21,7 +24,7 @@ import re
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -36,13 +39,15 @@ from gc_tui.core.images import (
     try_parse_image,
 )
 from gc_tui.core.model import InstanceAudit
+from gc_tui.core.tag_order import NO_FILTER, TagFilter, TagFilterError
 
 DEFAULT_HOLD: tuple[str, ...] = ("postgres",)
 
 # CapRover's own rule for app names (lower-case letters, digits and '-').
 _APP_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-_TOP_LEVEL = ("targets", "groups", "hold")
+_TOP_LEVEL = ("targets", "groups", "hold", "upstream")
 _HOLD_KEYS = ("repositories",)
+_UPSTREAM_KEYS = ("include", "exclude")
 
 
 class TargetsError(ValueError):
@@ -73,6 +78,8 @@ class Targets:
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     hold_repositories: tuple[str, ...] = DEFAULT_HOLD
     path: Path | None = None
+    # Repository as written in the file -> which of its tags may count as "newest".
+    upstream: Mapping[str, TagFilter] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = _where(self.path)
@@ -82,7 +89,19 @@ class Targets:
         for group_name, members in self.groups.items():
             _check_group(where, group_name, members)
         for repository in self.hold_repositories:
-            _check_repository(where, repository)
+            _check_repository(where, "[hold] repositories", repository)
+        by_repository: dict[str, str] = {}
+        for repository, tag_filter in self.upstream.items():
+            key = f'[upstream."{repository}"]'
+            normalised = _check_repository(where, key, repository)
+            if not isinstance(tag_filter, TagFilter):
+                raise TargetsError(f"{where}: {key}: expected include/exclude patterns")
+            if normalised in by_repository:
+                raise TargetsError(
+                    f"{where}: {key}: the same repository as "
+                    f'[upstream."{by_repository[normalised]}"]'
+                )
+            by_repository[normalised] = repository
         # Freeze the mappings so a Targets cannot change under the code that read it.
         object.__setattr__(self, "images", MappingProxyType(dict(self.images)))
         object.__setattr__(
@@ -91,9 +110,21 @@ class Targets:
             MappingProxyType({name: tuple(members) for name, members in self.groups.items()}),
         )
         object.__setattr__(self, "hold_repositories", tuple(self.hold_repositories))
+        object.__setattr__(self, "upstream", MappingProxyType(dict(self.upstream)))
 
     def target_for(self, app_name: str) -> str | None:
         return self.images.get(app_name)
+
+    def tag_filter_for(self, repository: str) -> TagFilter:
+        """The ``[upstream]`` filter of a repository (any spelling: ``postgres`` or
+        ``docker.io/library/postgres``), or one that admits every tag."""
+        image_ref = try_parse_image(repository)
+        if image_ref is None:
+            return NO_FILTER
+        for written, tag_filter in self.upstream.items():
+            if parse_image(written).repository == image_ref.repository:
+                return tag_filter
+        return NO_FILTER
 
 
 def _check_app_name(where: str, table: str, app_name: str) -> None:
@@ -113,7 +144,8 @@ def _check_image(where: str, key: str, image: object) -> None:
         raise TargetsError(f"{where}: {key}: {exc}") from None
     if is_server_build(image):
         raise TargetsError(
-            f"{where}: {key}: {image!r} is a CapRover server build; a target must be a registry image"
+            f"{where}: {key}: {image!r} is a CapRover server build; "
+            "a target must be a registry image"
         )
 
 
@@ -129,18 +161,42 @@ def _check_group(where: str, group_name: str, members: object) -> None:
         _check_app_name(where, "groups", member)
 
 
-def _check_repository(where: str, repository: object) -> None:
-    key = "[hold] repositories"
+def _check_repository(where: str, key: str, repository: object) -> str:
+    """The normalised repository; a hold or a filter covers a whole repository, so no tag."""
     if not isinstance(repository, str):
         raise TargetsError(f"{where}: {key}: expected repository names, got {_kind(repository)}")
     try:
-        held = parse_image(repository)
+        named = parse_image(repository)
     except InvalidImage as exc:
         raise TargetsError(f"{where}: {key}: {exc}") from None
-    if held.tag is not None or held.digest is not None:
+    if named.tag is not None or named.digest is not None:
         raise TargetsError(
-            f"{where}: {key}: {repository!r} names a tag; a hold covers a whole repository"
+            f"{where}: {key}: {repository!r} names a tag; this covers a whole repository"
         )
+    return named.repository
+
+
+def _upstream_filters(where: str, table: dict[str, Any]) -> dict[str, TagFilter]:
+    filters: dict[str, TagFilter] = {}
+    for repository, patterns in table.items():
+        key = f'[upstream."{repository}"]'
+        if not isinstance(patterns, dict):
+            raise TargetsError(f"{where}: {key}: expected a table, got {_kind(patterns)}")
+        for name, value in patterns.items():
+            if name not in _UPSTREAM_KEYS:
+                raise TargetsError(
+                    f"{where}: {key} {name}: unknown key; expected 'include' or 'exclude'"
+                )
+            if not isinstance(value, str) or not value:
+                raise TargetsError(
+                    f"{where}: {key} {name}: expected a regular expression (a string), "
+                    f"got {_kind(value)}"
+                )
+        try:
+            filters[repository] = TagFilter(patterns.get("include"), patterns.get("exclude"))
+        except TagFilterError as exc:
+            raise TargetsError(f"{where}: {key} {exc}") from None
+    return filters
 
 
 def _kind(value: object) -> str:
@@ -193,6 +249,7 @@ def _from_document(path: Path, document: dict[str, Any]) -> Targets:
         groups={name: tuple(members) for name, members in groups.items()},
         hold_repositories=tuple(hold),
         path=path,
+        upstream=_upstream_filters(where, tables["upstream"]),
     )
 
 
@@ -201,22 +258,41 @@ def targets_from_mapping(
     *,
     groups: Mapping[str, Sequence[str]] | None = None,
     hold_repositories: Sequence[str] = DEFAULT_HOLD,
+    upstream: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Targets:
-    """Targets from plain data (the demo fleet's ``target_images``), validated like a file."""
+    """Targets from plain data (the demo fleet's ``target_images``), validated like a file.
+
+    ``upstream`` maps a repository to ``{"include": ..., "exclude": ...}`` as the file does.
+    """
     return Targets(
         images=dict(images),
         groups={name: tuple(members) for name, members in (groups or {}).items()},
         hold_repositories=tuple(hold_repositories),
+        upstream=_upstream_filters("<targets>", {k: dict(v) for k, v in (upstream or {}).items()}),
     )
 
 
-def save_targets(path: Path, targets: Targets) -> None:
-    """Write atomically (temp file in the same directory, then rename), mode 0600."""
+def dump_targets(targets: Targets) -> str:
+    """The TOML text save_targets writes: what ``targets bump`` shows as a diff."""
     document: dict[str, Any] = {"targets": dict(sorted(targets.images.items()))}
     if targets.groups:
         document["groups"] = {name: list(members) for name, members in targets.groups.items()}
     document["hold"] = {"repositories": list(targets.hold_repositories)}
-    payload = tomli_w.dumps(document).encode("utf-8")
+    if targets.upstream:
+        document["upstream"] = {
+            repository: {
+                name: value
+                for name, value in (("include", f.include), ("exclude", f.exclude))
+                if value is not None
+            }
+            for repository, f in sorted(targets.upstream.items())
+        }
+    return tomli_w.dumps(document)
+
+
+def save_targets(path: Path, targets: Targets) -> None:
+    """Write atomically (temp file in the same directory, then rename), mode 0600."""
+    payload = dump_targets(targets).encode("utf-8")
 
     # mkstemp creates the file 0600, so it is never readable by others, even briefly.
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -306,12 +382,7 @@ def plan_pin(
         if old != app.image:
             changes.append(PinChange(app=app.name, old=old, new=app.image))
             images[app.name] = app.image
-    pinned = Targets(
-        images=images,
-        groups=targets.groups,
-        hold_repositories=targets.hold_repositories,
-        path=targets.path,
-    )
+    pinned = replace(targets, images=images)
     return PinReport(targets=pinned, changes=tuple(changes), skipped=tuple(skipped))
 
 

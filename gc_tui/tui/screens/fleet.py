@@ -9,12 +9,13 @@ table is redrawn, the keystrokes waiting in the queue are applied at once.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
@@ -29,7 +30,7 @@ FILTER_DEBOUNCE = 0.0  # no timer: an apply waits only for the keystrokes alread
 
 
 class FleetScreen(Screen[None]):
-    BINDINGS = [action.binding() for action in FLEET_ACTIONS]
+    BINDINGS: ClassVar[list[BindingType]] = [action.binding() for action in FLEET_ACTIONS]
 
     def __init__(self, *, with_drift: bool = False) -> None:
         super().__init__(id="fleet-screen")
@@ -195,8 +196,8 @@ class FleetScreen(Screen[None]):
         if row is not None:
             self.gc_app.open_detail(row.key)
 
-    @on(DataTable.RowSelected, "#fleet-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(FleetTable.RowChosen, "#fleet-table")
+    def _row_chosen(self, event: FleetTable.RowChosen) -> None:
         event.stop()
         self.action_detail()
 

@@ -101,3 +101,51 @@ class TestCycling:
         order = SortOrder(SortColumn.APP)
         assert order.reversed() == SortOrder(SortColumn.APP, descending=True)
         assert order.reversed().reversed() == order
+
+
+class TestSortKeys:
+    """s and S sort the table as k9s does; the table's header and the summary line say how,
+    and the cursor keeps its row."""
+
+    async def test_s_cycles_the_columns_and_shift_s_reverses(self) -> None:
+        from textual.widgets import Static
+
+        from gc_tui.tui.app import make_app
+        from gc_tui.tui.options import TuiOptions
+        from tests.tui.conftest import load_canned
+
+        app = make_app(TuiOptions())
+        async with app.run_test(size=(160, 50)) as pilot:
+            await load_canned(pilot)
+            table = app.fleet_screen.table
+            table.move_to_key("emberfalls/redis")
+
+            def header() -> str:
+                return "".join(segment.text for segment in table.render_line(0))
+
+            def summary() -> str:
+                return str(app.screen.query_one("#fleet-header", Static).render())
+
+            assert "↑" not in header() and "sort:" not in summary()
+            await pilot.press("s")
+            assert app.fleet.sort == SortOrder(SortColumn.INSTANCE)
+            assert "INSTANCE ↑" in header() and "sort: instance ↑" in summary()
+            assert table.visible_keys() == app.fleet.visible_keys()
+            assert table.visible_keys()[0].startswith("alderbrook/")
+            assert table.cursor_key() == "emberfalls/redis"
+            await pilot.press("s", "S")
+            assert app.fleet.sort == SortOrder(SortColumn.APP, descending=True)
+            assert "APP ↓" in header() and "INSTANCE ↑" not in header()
+            assert "sort: app ↓" in summary()
+            assert table.visible_keys()[0].endswith("/windmill-worker-native")
+            assert table.cursor_key() == "emberfalls/redis"
+            for _ in table.sortable[1:]:
+                await pilot.press("s")
+            assert app.fleet.sort == DEFAULT_SORT  # after the last column, the vault's order
+            assert "↑" not in header() and "↓" not in header() and "sort:" not in summary()
+
+    def test_the_keys_are_in_the_help_and_clash_with_nothing(self) -> None:
+        from gc_tui.tui.actions import FLEET_ACTIONS
+
+        keys = [action.key for action in FLEET_ACTIONS]
+        assert "s" in keys and "S" in keys and len(keys) == len(set(keys))

@@ -79,6 +79,7 @@ class FleetScreen(Screen[None]):
             app.fleet.filter,
             auditing=app.auditing,
             read_only=app.options.effective_read_only,
+            sort=app.fleet.sort,
         )
 
     def show_drift(self) -> None:
@@ -200,6 +201,18 @@ class FleetScreen(Screen[None]):
     def _row_chosen(self, event: FleetTable.RowChosen) -> None:
         event.stop()
         self.action_detail()
+
+    # -- sorting (k9s's habit: the model sorts, the header and the table show it) --------
+
+    def action_sort_next(self) -> None:
+        model = self.gc_app.fleet
+        model.set_sort(model.sort.next_column(self.table.sortable))
+        self.flush(force_header=True)
+
+    def action_sort_reverse(self) -> None:
+        model = self.gc_app.fleet
+        model.set_sort(model.sort.reversed())
+        self.flush(force_header=True)
 
     def action_refresh(self) -> None:
         self.gc_app.refresh_fleet()

@@ -6,12 +6,13 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gc_tui.tui.filter import Filter
-from gc_tui.tui.fleet_model import Counts
+from gc_tui.tui.fleet_model import DEFAULT_SORT, Counts, SortOrder
 from gc_tui.tui.safe import safe_text
 
 
 def summary_text(
-    counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool
+    counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool,
+    sort: SortOrder = DEFAULT_SORT,
 ) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(f"{counts.instances} instances: ")
@@ -43,6 +44,10 @@ def summary_text(
         if active_filter.literal:
             text.append(" (not a regex: plain text)", style="dim")
         text.append(f" ({counts.visible} shown)")
+    if sort != DEFAULT_SORT:
+        text.append(" │ sort: ")
+        text.append(f"{sort.column or 'vault order'} {'↓' if sort.descending else '↑'}",
+                    style="bold")
     return text
 
 
@@ -51,5 +56,9 @@ class FleetHeader(Static):
     FleetHeader { height: 1; padding: 0 1; background: $panel; }
     """
 
-    def show(self, counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool) -> None:
-        self.update(summary_text(counts, active_filter, auditing=auditing, read_only=read_only))
+    def show(
+        self, counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool,
+        sort: SortOrder = DEFAULT_SORT,
+    ) -> None:
+        self.update(summary_text(counts, active_filter, auditing=auditing, read_only=read_only,
+                                 sort=sort))

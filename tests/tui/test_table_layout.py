@@ -43,13 +43,19 @@ class TestLayout:
         assert set(staying) <= set(widths)
 
     @pytest.mark.parametrize("with_drift", [False, True])
-    def test_with_room_nothing_is_cut_and_image_takes_the_rest(self, with_drift: bool) -> None:
+    def test_with_room_nothing_is_cut(self, with_drift: bool) -> None:
         for width in (160, 200, 250):
             widths = widths_at(width, with_drift)
-            for key, wanted in NATURAL.items():
-                if key in widths:
-                    assert widths[key] >= wanted, (width, key)
-            assert sum(widths.values()) + GAP * (len(widths) - 1) == width
+            assert widths == {key: NATURAL[key] for key in widths}, width
+
+    @pytest.mark.parametrize("with_drift", [False, True])
+    def test_image_takes_what_is_left_up_to_what_it_wants(self, with_drift: bool) -> None:
+        wanted = sum(NATURAL.values()) - (0 if with_drift else NATURAL["drift"])
+        gaps = GAP * (len(columns_for(with_drift)) - 1)
+        for short in range(1, 30):
+            widths = widths_at(wanted + gaps - short, with_drift)
+            assert widths["image"] == NATURAL["image"] - short
+            assert sum(widths.values()) + gaps == wanted + gaps - short
 
     @pytest.mark.parametrize("with_drift", [False, True])
     def test_image_then_caprover_give_way_first(self, with_drift: bool) -> None:

@@ -56,10 +56,12 @@ def layout(
     """Each shown column and its width, in order, for ``width`` cells.
 
     Every column wants its widest cell (``natural``) or its label. The columns that never
-    give way get what they want; the first to give way (IMAGE) takes whatever is left, the
-    next (CAPROVER) at most what it wants. When that does not fit, the columns that give way
-    narrow to their floors, then hide in turn. When even the rest does not fit, the widest of
-    them loses a cell at a time, down to its floor; past that the terminal's edge cuts.
+    give way get what they want; the first to give way (IMAGE) takes what is left, up to
+    what it wants (room beyond that stays blank at the right rather than between IMAGE and
+    TAG), the next (CAPROVER) at most what it wants. When that does not fit, the columns
+    that give way narrow to their floors, then hide in turn. When even the rest does not
+    fit, the widest of them loses a cell at a time, down to its floor; past that the
+    terminal's edge cuts.
     """
     wanted = {column.key: max(natural.get(column.key, 0), label_width(column))
               for column in columns}
@@ -91,7 +93,7 @@ def _share(flexible: Sequence[Column], wanted: Mapping[str, int], room: int) -> 
         before = first.floor + sum(other.floor for other in rest[:index])
         widths[column.key] = max(column.floor, min(wanted[column.key], left - before))
         left -= widths[column.key]
-    widths[first.key] = left
+    widths[first.key] = min(left, max(first.floor, wanted[first.key]))
     return widths
 
 

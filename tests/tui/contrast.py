@@ -2,7 +2,9 @@
 
 ``Widget.render_lines`` returns the lines after Textual's filters (ANSI colours made
 truecolor; greys under NO_COLOR), which is what reaches the terminal. Reverse video swaps
-the colours as a terminal does. https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio
+the colours as a terminal does. Over SSH a terminal usually gets 256 colours: ``shown`` can
+round each colour to the 256-colour palette as Rich does on the way out.
+https://www.w3.org/TR/WCAG21/#dfn-contrast-ratio
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rich.color import Color
+from rich.color import Color, ColorSystem
 from rich.segment import Segment
 
 Rgb = tuple[int, int, int]
@@ -32,9 +34,12 @@ def contrast(first: Rgb, second: Rgb) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
-def _rgb(color: Color | None) -> Rgb:
+def _rgb(color: Color | None, system: ColorSystem | None = None) -> Rgb:
     assert color is not None and color.triplet is not None, f"no truecolor: {color!r}"
-    return (color.triplet.red, color.triplet.green, color.triplet.blue)
+    if system is not None:
+        color = color.downgrade(system)
+    triplet = color.get_truecolor()
+    return (triplet.red, triplet.green, triplet.blue)
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,17 @@ class Shown:
         return contrast(self.foreground, self.background)
 
 
-def shown(segments: Iterable[Segment]) -> list[Shown]:
-    """Each segment with visible text, and the colours a terminal gives it."""
+def shown(segments: Iterable[Segment], system: ColorSystem | None = None) -> list[Shown]:
+    """Each segment with visible text, and the colours a terminal gives it.
+
+    ``system``: the terminal's colours (``ColorSystem.EIGHT_BIT``), when not truecolor.
+    """
     found = []
     for segment in segments:
         if not segment.text.strip() or segment.style is None:
             continue
         style = segment.style
-        foreground, background = _rgb(style.color), _rgb(style.bgcolor)
+        foreground, background = _rgb(style.color, system), _rgb(style.bgcolor, system)
         if style.reverse:
             foreground, background = background, foreground
         found.append(Shown(segment.text, foreground, background))

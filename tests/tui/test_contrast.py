@@ -1,11 +1,13 @@
 """Every word the fleet table draws reaches a WCAG contrast of 4.5:1 against its background:
 each state's tone on a plain row, the cursor's row, a marked row and a marked cursor row,
-with colours and under NO_COLOR (Textual's monochrome filter), measured on the lines as
-Textual renders them, after its filters (tests/tui/contrast.py)."""
+with colours and under NO_COLOR (Textual's monochrome filter), in truecolor and in the 256
+colours an SSH session usually gets, measured on the lines as Textual renders them, after
+its filters (tests/tui/contrast.py)."""
 
 from __future__ import annotations
 
 import pytest
+from rich.color import ColorSystem
 from textual.geometry import Region
 
 from gc_tui.core.deploy import RowState, RowUpdate
@@ -48,7 +50,7 @@ class TestContrastHelper:
         assert found == Shown("x", (0, 0, 0), (255, 0, 0))
 
 
-async def _drawn_rows(pilot, app) -> dict[tuple[str, str], list[Shown]]:
+async def _drawn_rows(pilot, app, system) -> dict[tuple[str, str], list[Shown]]:
     """(row key, how the row is drawn) -> its words: plain, cursor, marked, marked cursor."""
     model = app.fleet
     table = app.fleet_screen.table
@@ -62,24 +64,27 @@ async def _drawn_rows(pilot, app) -> dict[tuple[str, str], list[Shown]]:
         await pilot.pause()
         keys = table.visible_keys()
         lines = table.render_lines(Region(0, 0, width, len(keys) + 1))
-        found[("header", "header")] = shown(lines[0])
+        found[("header", "header")] = shown(lines[0], system)
         for line, key in enumerate(keys):
             suffix = " marked" if key in model.marks else ""
             if line != table.cursor_row:
-                found[(key, "plain" + suffix)] = shown(lines[line + 1])
+                found[(key, "plain" + suffix)] = shown(lines[line + 1], system)
         for line, key in enumerate(keys):
             suffix = " marked" if key in model.marks else ""
             table.move_cursor(line)
             (drawn,) = table.render_lines(Region(0, line + 1, width, 1))
-            found[(key, "cursor" + suffix)] = shown(drawn)
+            found[(key, "cursor" + suffix)] = shown(drawn, system)
             plain = found.get((key, "plain" + suffix))
             assert plain is None or plain != found[(key, "cursor" + suffix)], key
         table.move_cursor(0)
     return found
 
 
+@pytest.mark.parametrize("system", [None, ColorSystem.EIGHT_BIT], ids=["truecolor", "256"])
 @pytest.mark.parametrize("no_color", [False, True], ids=["colours", "NO_COLOR"])
-async def test_every_word_reaches_aa(monkeypatch: pytest.MonkeyPatch, no_color: bool) -> None:
+async def test_every_word_reaches_aa(
+    monkeypatch: pytest.MonkeyPatch, no_color: bool, system: ColorSystem | None
+) -> None:
     if no_color:
         monkeypatch.setenv("NO_COLOR", "1")
     else:
@@ -96,7 +101,7 @@ async def test_every_word_reaches_aa(monkeypatch: pytest.MonkeyPatch, no_color: 
                                      UpdateState.RESTARTING), at=3.0)
         model.set_filter(parse_filter(ROWS_SHOWN))
         model.set_sort(SortOrder(SortColumn.STATUS))  # the header shows the sort too
-        rows = await _drawn_rows(pilot, app)
+        rows = await _drawn_rows(pilot, app, system)
         drawn = {(model.rows[key].status.tone, how) for key, how in rows if key in model.rows}
         hows = ("plain", "cursor", "plain marked", "cursor marked")
         assert drawn == {(tone, how) for tone in Tone for how in hows}  # every tone, every way

@@ -150,8 +150,9 @@ class FleetRow:
     def image(self) -> str | None:
         return self.app.image if self.app is not None else None
 
-    @property
+    @cached_property
     def manual(self) -> bool:
+        """Cached: the header counts it on every keystroke in the filter (a regex per row)."""
         return self.app is not None and self.app.manual
 
     @cached_property

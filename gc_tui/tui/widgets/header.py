@@ -62,9 +62,22 @@ def summary_text(
 class FleetHeader(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = set(TONE_CLASSES.values())
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._tones: dict[Tone, Style] | None = None  # resolved once per style change
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._tones = None
+
     def show(
         self, counts: Counts, active_filter: Filter, *, auditing: int, read_only: bool,
         sort: SortOrder = DEFAULT_SORT,
     ) -> None:
         self.update(summary_text(counts, active_filter, auditing=auditing, read_only=read_only,
-                                 sort=sort, tones=tone_styles(self)))
+                                 sort=sort, tones=self._tone_styles()))
+
+    def _tone_styles(self) -> dict[Tone, Style]:
+        if self._tones is None:
+            self._tones = tone_styles(self)
+        return self._tones

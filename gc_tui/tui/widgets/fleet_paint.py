@@ -77,17 +77,22 @@ class Painter:
         # (id of a cell, width, cut at the start) -> (the cell, its segments at that width);
         # holding the cell keeps its id from being reused while the entry lives.
         self._segments: dict[tuple[int, int, bool], tuple[Text, list[Segment]]] = {}
+        # Whole lines, for rows drawn again unchanged (a filter shows rows seen before):
+        # (id of the row, under the cursor, width) -> (the row, its line).
+        self._lines: dict[tuple[int, bool, int], tuple[ShownRow, Strip]] = {}
+        self._paint: Paint | None = None  # the paint the lines were drawn with
 
     def __len__(self) -> int:
-        return len(self._segments)
+        return len(self._segments) + len(self._lines)
 
     def set_layout(self, layout: tuple[Placed, ...], keys: Sequence[str]) -> None:
         self.layout = layout
         self.cell_index = {key: index for index, key in enumerate(keys)}
-        self._segments.clear()
+        self.forget()
 
     def forget(self) -> None:
         self._segments.clear()
+        self._lines.clear()
 
     def header(self, paint: Paint, order: SortOrder, width: int) -> Strip:
         style = paint.base + paint.header
@@ -101,9 +106,24 @@ class Painter:
                 label.append(SORT_MARKS[order.descending])
                 label.stylize(paint.sorted)
             segments.extend(self._render(label, placed.width, False))
-        return Strip(Segment.apply_style(segments, style)).adjust_cell_length(width, style)
+        strip = Strip(Segment.simplify(Segment.apply_style(segments, style)))
+        return strip.adjust_cell_length(width, style)
 
     def row(self, row: ShownRow, paint: Paint, cursor: bool, width: int) -> Strip:
+        if paint is not self._paint:
+            self._lines.clear()
+            self._paint = paint
+        key = (id(row), cursor, width)
+        found = self._lines.get(key)
+        if found is not None:
+            return found[1]
+        strip = self._draw(row, paint, cursor, width)
+        if len(self._lines) > _CACHE_LIMIT:
+            self._lines.clear()
+        self._lines[key] = (row, strip)
+        return strip
+
+    def _draw(self, row: ShownRow, paint: Paint, cursor: bool, width: int) -> Strip:
         segments: list[Segment] = []
         for number, placed in enumerate(self.layout):
             if number:
@@ -113,7 +133,9 @@ class Painter:
             segments.extend(self._cut(cell, placed.width, column.keep_end and row.keep_end))
         base = paint.base + paint.marked if row.marked else paint.base
         post = paint.cursor if cursor else None
-        strip = Strip(Segment.apply_style(segments, base, post))
+        # Joined where the styles agree: a plain row is then a few segments, not 25, and
+        # Textual's own pass over every line (filters, cropping) has that much less to do.
+        strip = Strip(Segment.simplify(Segment.apply_style(segments, base, post)))
         return strip.adjust_cell_length(width, base + post if post is not None else base)
 
     def _cut(self, cell: Text, width: int, keep_end: bool) -> list[Segment]:

@@ -47,6 +47,12 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
     FleetAction("fleet.deploy", "d", "deploy", "Deploy",
                 "Deploy an image to the marked rows (the cursor row when none is marked); "
                 "shows the plan first"),
+    # Not in the footer either (it fits 120 columns without them); the table's header and
+    # the summary line show the sort.
+    FleetAction("fleet.sort", "s", "sort_next", "Sort",
+                "Sort by the next column (then back to the vault's order)", show=False),
+    FleetAction("fleet.sort-reverse", "S", "sort_reverse", "Reverse",
+                "Reverse the sort order", show=False),
     FleetAction("fleet.detail", "enter", "detail", "Detail",
                 "Show the row: full image, version history, deploy state and build log"),
     FleetAction("fleet.refresh", "r", "refresh", "Refresh",

@@ -8,10 +8,12 @@ header counts and the exports all read it, so they cannot disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property, lru_cache
+from typing import Any
 
 from gc_tui.core.drift import Drift, DriftState, compare_versions
 from gc_tui.core.engine import RowEvent, RowState
@@ -126,8 +128,9 @@ class FleetRow:
     def image(self) -> str | None:
         return self.app.image if self.app is not None else None
 
-    @property
+    @cached_property
     def manual(self) -> bool:
+        """Cached: the header counts it on every keystroke in the filter (a regex per row)."""
         return self.app is not None and self.app.manual
 
     @cached_property
@@ -248,6 +251,62 @@ class Counts:
     updating: int = 0  # instances whose CapRover update is running
 
 
+class SortColumn(StrEnum):
+    """A column the table sorts by; each value is the table's key for that column."""
+
+    INSTANCE = "instance"
+    APP = "app"
+    IMAGE = "image"
+    TAG = "tag"
+    STATUS = "status"
+    CAPROVER = "caprover"
+    DRIFT = "drift"
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    """k9s's sort: one column, either way; no column is the default order (vault, then app)."""
+
+    column: SortColumn | None = None
+    descending: bool = False
+
+    def next_column(self, columns: Sequence[SortColumn]) -> SortOrder:
+        """The next of ``columns``, ascending; after the last one, the default order again."""
+        index = columns.index(self.column) if self.column in columns else -1
+        if index + 1 >= len(columns):
+            return DEFAULT_SORT
+        return SortOrder(columns[index + 1])
+
+    def reversed(self) -> SortOrder:
+        return replace(self, descending=not self.descending)
+
+
+DEFAULT_SORT = SortOrder()
+
+# The urgent states first when sorting by status, ascending.
+_TONE_RANK = {Tone.FAILED: 0, Tone.ACTIVE: 1, Tone.MANUAL: 2, Tone.DONE: 3, Tone.OK: 4,
+              Tone.MUTED: 5}
+
+
+def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Digits compare as numbers ("1.9.0" before "1.13.1"); letters without case."""
+    return tuple(
+        (0, int(run), "") if run.isdigit() else (1, 0, run)
+        for run in re.findall(r"\d+|\D+", text.casefold())
+    )
+
+
+_SORT_VALUES: dict[SortColumn, Callable[[FleetRow], tuple[Any, ...]]] = {
+    SortColumn.INSTANCE: lambda row: _natural(row.instance),
+    SortColumn.APP: lambda row: _natural(row.app_name),
+    SortColumn.IMAGE: lambda row: (_natural(row.image_parts[0]), _natural(row.image_parts[1])),
+    SortColumn.TAG: lambda row: _natural(row.image_parts[1]),
+    SortColumn.STATUS: lambda row: (_TONE_RANK[row.status.tone], row.status.word),
+    SortColumn.CAPROVER: lambda row: _natural(row.version.current if row.version else ""),
+    SortColumn.DRIFT: lambda row: _natural(str(row.drift.state) if row.drift is not None else ""),
+}
+
+
 @dataclass
 class Changes:
     """What the table must redo since the last flush."""
@@ -272,6 +331,7 @@ class FleetModel:
         self.marks: set[str] = set()
         self.updates: dict[str, CapRoverUpdate] = {}  # instance -> its last CapRover update
         self.filter: Filter = NO_FILTER
+        self.sort: SortOrder = DEFAULT_SORT
         self._changes = Changes(structure=True)
         self._order: list[str] | None = None
         self._visible: list[str] | None = None
@@ -314,8 +374,8 @@ class FleetModel:
 
     def _apply_deploy(self, event: RowEvent, to_image: str | None) -> None:
         row = self.rows.get(event.key)
-        if row is None or event.state is RowState.SKIPPED:
-            return  # vanished in a re-audit (the journal still has it), or never ran
+        if row is None:
+            return  # the row vanished in a re-audit; the journal still has it
         previous = row.deploy
         if to_image is None and previous is not None:
             to_image = previous.to_image
@@ -371,6 +431,13 @@ class FleetModel:
     def set_filter(self, new_filter: Filter) -> None:
         if new_filter != self.filter:
             self.filter = new_filter
+            self._visible = None
+            self._changes.structure = True
+
+    def set_sort(self, order: SortOrder) -> None:
+        if order != self.sort:
+            self.sort = order
+            self._order = None
             self._visible = None
             self._changes.structure = True
 
@@ -430,7 +497,15 @@ class FleetModel:
 
     def ordered_keys(self) -> list[str]:
         if self._order is None:
-            self._order = sorted(self.rows, key=self._sort_key)
+            order = sorted(self.rows, key=self._sort_key)
+            column = self.sort.column
+            if column is not None:
+                value, rows = _SORT_VALUES[column], self.rows
+                # Stable both ways (reverse= keeps ties in order): the default order breaks ties.
+                order.sort(key=lambda key: value(rows[key]), reverse=self.sort.descending)
+            elif self.sort.descending:
+                order.reverse()
+            self._order = order
         return self._order
 
     def visible_keys(self) -> list[str]:
@@ -449,6 +524,11 @@ class FleetModel:
 
     def take_changes(self) -> Changes:
         changes, self._changes = self._changes, Changes()
+        if changes.cells and self.sort.column is not None:
+            # A new state, image or drift can move a row when sorted by a column: sorted
+            # again once per flush, not once per event.
+            self._order = None
+            self._visible = None
         return changes
 
     def deploying_keys(self) -> list[str]:

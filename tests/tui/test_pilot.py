@@ -125,17 +125,20 @@ class TestFilter:
             await pilot.pause()
             assert len(visible(app)) == total
 
-    async def test_cursor_stays_on_its_row(self, demo_fleet: Fleet) -> None:
+    async def test_a_new_filter_puts_the_cursor_on_the_first_match(
+        self, demo_fleet: Fleet
+    ) -> None:
         app = demo_fleet.app()
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: audited(app))
             table = app.fleet_screen.table
             table.move_to_key("bluecanyon/explorer")
             await set_filter(pilot, "explorer")
-            assert table.cursor_key() == "bluecanyon/explorer"
+            assert table.cursor_key() == visible(app)[0] == "staging/explorer"
+            table.move_to_key("bluecanyon/explorer")
             await pilot.press("escape")
             await pilot.pause()
-            assert table.cursor_key() == "bluecanyon/explorer"
+            assert table.cursor_key() == visible(app)[0] == "staging/comapeo"
 
 
 class TestMarks:

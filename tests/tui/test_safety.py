@@ -10,8 +10,8 @@ from textual import work
 
 from gc_tui.demo.catalog import make_app as make_fake_app
 from gc_tui.demo.instance import FakeInstance
-from gc_tui.tui.app import GcTuiApp
 from gc_tui.settings import Settings
+from gc_tui.tui.app import GcTuiApp
 from gc_tui.tui.screens.detail import DetailScreen
 from tests.tui.conftest import SIZE, audited, start_fleet, wait_for
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from textual.widgets import Input
 
-from gc_tui.tui.app import make_app
 from gc_tui.settings import Settings
+from gc_tui.tui.app import make_app
 from tests.tui.conftest import load_canned
 
 SNAP_SIZE = (120, 34)

@@ -1,26 +1,34 @@
-"""The fleet table's shortcuts (shared cells, cell rendering, prompt flushes) change nothing
-the operator sees: each is compared with the slow path it replaces."""
+"""The fleet table's shortcuts (shared cells, cached cut cells, rebuilding only changed rows,
+prompt flushes) change nothing the operator sees: each is compared with the plain path it
+replaces. Server text stays inert all the way to the screen. The cursor follows its row."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from textual.widgets import DataTable
+from rich.segment import Segment
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.strip import Strip
 
 from gc_tui.core.engine import RowState
+from gc_tui.core.model import InstanceStatus
 from gc_tui.tui.filter import parse_filter
-from gc_tui.tui.fleet_model import FleetModel
-from gc_tui.tui.widgets.fleet_table import (
-    COLUMNS,
-    DRIFT,
-    REPOSITORY_WITH_DRIFT,
-    CellMaker,
-    render_row,
-)
+from gc_tui.tui.fleet_model import FleetModel, SortColumn, SortOrder, Tone
+from gc_tui.tui.widgets import fleet_cells
+from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES, CellMaker, CellStyles, render_row
+from gc_tui.tui.widgets.fleet_paint import Painter, fit
+from gc_tui.tui.widgets.fleet_table import FleetTable
 from tests.tui.conftest import canned_audits, deploy_event, load_canned, update_event
 from tests.tui.test_model import audit
 
 HOSTILE = "x[/bold] [red]\x1b]0;title\x07y\u202e"
+STYLES = CellStyles(
+    tones={tone: Style(color=f"color({index + 1})", bold=index % 2 == 0)
+           for index, tone in enumerate(Tone)},
+    manual_image=Style(italic=True), muted=Style(dim=True), mark=Style(bold=True),
+    update_available=Style(color="yellow"),
+)
 
 
 def drift_of(app_name: str, image: str | None):  # a Drift look-alike
@@ -49,38 +57,61 @@ def busy_model() -> FleetModel:
     return model
 
 
-def widths(with_drift: bool) -> dict[str, int]:
-    found = {column.key: column.width for column in COLUMNS}
-    if with_drift:
-        found["repository"] = REPOSITORY_WITH_DRIFT
-        found[DRIFT.key] = DRIFT.width
-    return found
-
-
 def same_text(a, b) -> bool:
-    return (a.plain, a.style, a.spans, a.no_wrap, a.overflow, a.end) == (
-        b.plain, b.style, b.spans, b.no_wrap, b.overflow, b.end)
+    return (a.plain, a.style, a.spans) == (b.plain, b.style, b.spans)
+
+
+def cells_of(strip: Strip) -> list[tuple[str, Style | None]]:
+    """One (character, style) per character: segment boundaries do not matter on screen."""
+    return [(char, segment.style) for segment in strip for char in segment.text]
+
+
+def flush(table: FleetTable, model: FleetModel, now: float) -> None:
+    """As FleetScreen.flush: what changed, and the deploying rows (their elapsed time)."""
+    changes = model.take_changes()
+    changes.cells.update(model.deploying_keys())
+    table.sync(model, changes, now)
+
+
+class Host(App[None]):
+    def __init__(self, with_drift: bool = False) -> None:
+        super().__init__()
+        self.with_drift = with_drift
+
+    def compose(self) -> ComposeResult:
+        yield FleetTable(with_drift=self.with_drift)
 
 
 class TestSharedCells:
+    """CellMaker's shared cells are the cells render_row builds, for every kind of row."""
+
     def test_cells_equal_render_row(self) -> None:
         model = busy_model()
-        for with_drift in (False, True):
-            maker = CellMaker(widths(with_drift), with_drift)
-            for now in (2.5, 150.0, 150.0):  # the second 150.0 reads the shared cells
-                for key in model.ordered_keys():
-                    row, marked = model.rows[key], key in model.marks
-                    expected = render_row(row, marked, now, widths(with_drift), with_drift)
-                    got = maker.row(row, marked, now)
-                    assert len(got) == len(expected)
-                    assert all(same_text(a, b) for a, b in zip(got, expected, strict=True)), key
+        for styles in (PLAIN_STYLES, STYLES):
+            for with_drift in (False, True):
+                maker = CellMaker(styles, with_drift)
+                for now in (2.5, 150.0, 150.0):  # the second 150.0 reads the shared cells
+                    for key in model.ordered_keys():
+                        row, marked = model.rows[key], key in model.marks
+                        expected = render_row(row, marked, now, styles, with_drift)
+                        got = maker.row(row, marked, now)
+                        assert len(got) == len(expected)
+                        assert all(same_text(a, b) for a, b in zip(got, expected, strict=True))
+
+    def test_widest_is_the_widest_cell_built(self) -> None:
+        model = busy_model()
+        maker = CellMaker(PLAIN_STYLES, True)
+        built = [maker.row(model.rows[key], False, 150.0) for key in model.ordered_keys()]
+        for index, key in enumerate(maker.keys[1:], start=1):
+            assert maker.widest.get(key, 0) == max(cells[index].cell_len for cells in built)
 
     def test_hostile_text_stays_inert(self) -> None:
         model = busy_model()
-        maker = CellMaker(widths(True), True)
+        maker = CellMaker(STYLES, True)
         cells = maker.row(model.rows[f"hostile/{HOSTILE}"], False, 0.0)
         shown = "".join(cell.plain for cell in cells)
         assert "[/bold]" in shown and "\x1b" not in shown and "\u202e" not in shown
+        assert all(not cell.spans or cell is cells[6] for cell in cells)  # no markup parsed
 
 
 class TestFilterMemo:
@@ -95,64 +126,146 @@ class TestFilterMemo:
                     )
 
 
+class TestCutCells:
+    """A cell cut to its column keeps the end of repositories and tags, the start of the rest."""
+
+    def test_fit(self) -> None:
+        from rich.text import Text
+
+        tag = Text("6.1.0_20260803-1652", style="bold")
+        assert fit(tag, 30) is tag
+        assert fit(tag, 10, keep_end=True).plain == "…0803-1652"
+        assert fit(tag, 10).plain == "6.1.0_202…"
+        assert fit(tag, 10, keep_end=True).style == "bold"
+        wide = Text("日本語のアプリ")  # two cells a character
+        assert fit(wide, 7, keep_end=True).cell_len <= 7
+        assert fit(wide, 7).cell_len <= 7
+
+
 class TestTableDrawing:
-    async def test_cells_render_as_datatable_renders_them(self) -> None:
-        from gc_tui.tui.app import make_app
+    """What the table draws equals a plain drawing of the same cells: Rich renders each cell
+    cut to its width, the row's styles go beneath, the cursor's on top."""
+
+    async def test_lines_equal_a_plain_drawing_of_the_cells(self) -> None:
         from gc_tui.settings import Settings
+        from gc_tui.tui.app import make_app
 
         app = make_app(Settings())
-        async with app.run_test(size=(160, 50)) as pilot:
-            await load_canned(pilot)
+        async with app.run_test(size=(150, 50)) as pilot:
+            await load_canned(pilot, [*canned_audits(), audit(
+                "hostile", {HOSTILE: f"repo/{HOSTILE}:{HOSTILE}", "plain": "nginx"})])
             model = app.fleet
             keys = [key for key in model.ordered_keys() if model.markable(key)]
             model.set_marks(keys[:3], True)
             instance, _, app_name = keys[4].partition("/")
             model.apply_run_event(deploy_event(keys[4], RowState.BUILDING, started_at=1.0, at=1.0))
+            model.set_filter(parse_filter("hostile|staging|fernridge|graniteflats"))
             app.fleet_screen.flush()
             await pilot.pause()
             table = app.fleet_screen.table
-            table.move_cursor(row=2)
+            table.move_cursor(2)
             await pilot.pause()
-            for row_index in range(table.row_count):
-                style = table._get_row_style(row_index, table.rich_style)
-                for column_index, column in enumerate(table.ordered_columns):
-                    width = column.get_render_width(table)
-                    for cursor, hover in ((False, False), (True, False), (False, True)):
-                        table._cell_render_cache.clear()
-                        fast = table._render_cell(
-                            row_index, column_index, style, width, cursor, hover)
-                        table._cell_render_cache.clear()
-                        slow = DataTable._render_cell(
-                            table, row_index, column_index, style, width, cursor, hover)
-                        assert fast == slow, (row_index, column_index, cursor, hover)
+            paint = table._paint
+            layout = table._painter.layout
+            width = table.scrollable_content_region.width
+            console = app.console
+            for line, key in enumerate(table.visible_keys()):
+                drawn = table.render_line(line + 1)
+                row = model.rows[key]
+                marked = key in model.marks
+                cells = render_row(row, marked, table._now, table._styles, True)
+                base = paint.base + paint.marked if marked else paint.base
+                expected: list[tuple[str, Style | None]] = []
+                for number, placed in enumerate(layout):
+                    column = placed.column
+                    index = [c.key for c in table._columns].index(column.key)
+                    text = fit(cells[index], placed.width,
+                               column.keep_end and row.kind == "app")
+                    rendered = console.render_lines(
+                        text, console.options.update(width=placed.width, no_wrap=True),
+                        pad=True)[0]
+                    segments = ([Segment(" ")] if number else []) + rendered
+                    post = paint.cursor if line == 2 else None
+                    expected += cells_of(Strip(Segment.apply_style(segments, base, post)))
+                assert cells_of(drawn)[: len(expected)] == expected, key
+                assert drawn.cell_length == width
+            shown = "".join(segment.text for y in range(table.size.height)
+                            for segment in table.render_line(y))
+            assert "x[/bold] [red]" in shown and "\x1b" not in shown and "\u202e" not in shown
 
-    async def test_typed_filter_applies_without_enter_and_keeps_the_cursor(self) -> None:
-        from gc_tui.tui.app import make_app
+    async def test_cached_lines_equal_fresh_ones(self) -> None:
         from gc_tui.settings import Settings
+        from gc_tui.tui.app import make_app
 
         app = make_app(Settings())
-        async with app.run_test(size=(160, 50)) as pilot:
+        async with app.run_test(size=(120, 40)) as pilot:
             await load_canned(pilot)
             table = app.fleet_screen.table
-            target = next(key for key in app.fleet.ordered_keys()[5:] if "explorer" in key)
-            table.move_to_key(target)
-            await pilot.press("slash", *"explorer")
-            await pilot.pause()
-            assert app.fleet.filter.text == "explorer"
-            assert table.visible_keys() == app.fleet.visible_keys()
-            assert all("explorer" in key for key in table.visible_keys())
-            assert table.cursor_key() == target
-            await pilot.press("backspace", "backspace", "backspace", "backspace")
-            await pilot.pause()
-            assert app.fleet.filter.text == "expl"
-            assert table.visible_keys() == app.fleet.visible_keys()
-            assert table.cursor_key() == target
+            for _ in range(2):  # the second pass draws from the painter's cache
+                warm = [table.render_line(y) for y in range(table.size.height)]
+            fresh = Painter(app.console)
+            fresh.set_layout(table._painter.layout, [c.key for c in table._columns])
+            rows = table.visible_keys()
+            for line, key in enumerate(rows[: table.size.height - 1]):
+                row = table._rows[key]
+                expected = fresh.row(row, table._paint, line == table.cursor_row,
+                                     table.scrollable_content_region.width)
+                assert list(warm[line + 1]) == list(expected)
 
+
+class TestIncrementalSync:
+    """A sync rebuilds only the rows the model says changed, and ends where a fresh table
+    synced from scratch would."""
+
+    async def test_only_changed_rows_are_rebuilt(self, monkeypatch) -> None:
+        model = busy_model()
+        async with Host(with_drift=True).run_test(size=(160, 40)) as pilot:
+            table = pilot.app.query_one(FleetTable)
+            table.sync(model, model.take_changes(), 5.0)
+            built: list[str] = []
+            original = CellMaker.row
+
+            def counting(self, row, marked, now):  # type: ignore[no-untyped-def]
+                built.append(row.key)
+                return original(self, row, marked, now)
+
+            monkeypatch.setattr(CellMaker, "row", counting)
+            key = model.visible_keys()[7]
+            model.toggle_mark(key)
+            table.sync(model, model.take_changes(), 5.0)
+            assert built == [key]
+            assert str(table.get_cell(key, "mark")) == fleet_cells.MARK_GLYPH
+            await pilot.pause()
+
+    async def test_incremental_equals_from_scratch(self) -> None:
+        model = busy_model()
+        async with Host(with_drift=True).run_test(size=(160, 40)) as pilot:
+            table = pilot.app.query_one(FleetTable)
+            flush(table, model, 5.0)
+            keys = [key for key in model.ordered_keys() if model.markable(key)]
+            model.set_filter(parse_filter("!status:manual"))
+            flush(table, model, 6.0)
+            for key in keys[::5]:
+                model.apply_run_event(deploy_event(key, RowState.DONE, started_at=1.0, at=4.0))
+            model.toggle_mark(keys[2])
+            model.set_sort(SortOrder(SortColumn.STATUS, descending=True))
+            model.set_filter(parse_filter(""))
+            flush(table, model, 7.0)
+            fresh = FleetTable(with_drift=True)
+            await pilot.app.mount(fresh)
+            flush(fresh, model, 7.0)
+            assert table.visible_keys() == fresh.visible_keys() == model.visible_keys()
+            for key in model.visible_keys():
+                for column in table.widths:
+                    assert same_text(table.get_cell(key, column), fresh.get_cell(key, column))
+
+
+class TestPromptFlush:
     async def test_arriving_rows_flush_before_the_tick_and_lock_forgets_cells(self) -> None:
-        from gc_tui.tui.app import make_app
         from gc_tui.core.operations import AuditArrived
-        from gc_tui.tui.messages import OpsMessage
         from gc_tui.settings import Settings
+        from gc_tui.tui.app import make_app
+        from gc_tui.tui.messages import OpsMessage
 
         app = make_app(Settings())
         async with app.run_test(size=(160, 50)) as pilot:
@@ -166,30 +279,21 @@ class TestTableDrawing:
             assert not app._flush_pending
             assert table.row_count == len(app.fleet.visible_keys()) > 0
             await load_canned(pilot)
-            assert table._maker._texts and table._cell_lines
+            assert table.cached_cells() > 0
             app.lock()
             await pilot.pause()
-            assert table.row_count == 0
-            assert not table._maker._texts and not table._cell_lines
+            assert table.row_count == 0 and table.cached_cells() == 0
 
 
-class TestCursorWhileRowsArrive:
+class TestCursor:
     """Rows arrive in the order servers answer, not the table's order (an unreachable server
     answers first). Until the operator moves the cursor it stays on the first row; after
-    that it stays on the row they chose."""
+    that it stays on the row they chose, through new rows and a new sort. A new filter that
+    changes what is shown puts it on the first match."""
 
     async def test_the_cursor_stays_on_top_until_the_operator_moves_it(self) -> None:
-        from textual.app import App, ComposeResult
-
-        from gc_tui.core.model import InstanceStatus
-        from gc_tui.tui.widgets.fleet_table import FleetTable
-
         names = ["alpha", "bravo", "charlie"]
         model = FleetModel(names, None)
-
-        class Host(App[None]):
-            def compose(self) -> ComposeResult:
-                yield FleetTable(with_drift=False)
 
         def arrive(item: object) -> None:
             model.apply_audit(item)  # type: ignore[arg-type]
@@ -209,3 +313,75 @@ class TestCursorWhileRowsArrive:
             assert chosen != "bravo/web"
             arrive(audit("alpha", {"web": "nginx:1", "api": "node:22"}))  # a row above
             assert table.cursor_key() == chosen
+            model.set_sort(SortOrder(SortColumn.APP, descending=True))
+            table.sync(model, model.take_changes(), 0.0)
+            assert table.cursor_key() == chosen
+
+    async def test_a_new_filter_puts_the_cursor_on_the_first_match(self) -> None:
+        model = busy_model()
+        async with Host().run_test(size=(120, 20)) as pilot:
+            table = pilot.app.query_one(FleetTable)
+            table.sync(model, model.take_changes(), 0.0)
+            table.move_to_key(model.visible_keys()[-1])  # scrolled to the bottom
+            assert table.scroll_offset.y > 0
+            model.set_filter(parse_filter("expl"))
+            table.sync(model, model.take_changes(), 0.0)
+            assert table.cursor_row == 0 and table.scroll_offset.y == 0
+            assert table.cursor_key() == model.visible_keys()[0]
+            table.move_cursor(3)
+            chosen = table.cursor_key()
+            model.set_filter(parse_filter("explo"))  # same rows: the cursor stays
+            table.sync(model, model.take_changes(), 0.0)
+            assert table.visible_keys() == model.visible_keys()
+            assert table.cursor_key() == chosen
+
+    async def test_keys_move_the_cursor_and_the_view_follows(self) -> None:
+        model = busy_model()
+        async with Host().run_test(size=(120, 20)) as pilot:
+            table = pilot.app.query_one(FleetTable)
+            table.sync(model, model.take_changes(), 0.0)
+            table.focus()
+            await pilot.press("pagedown", "pagedown")
+            lines = table.scrollable_content_region.height - 1
+            top = table.scroll_offset.y
+            assert table.cursor_row > lines and top <= table.cursor_row < top + lines
+            await pilot.press("end")
+            assert table.cursor_key() == model.visible_keys()[-1]
+            await pilot.press("home", "down", "up", "down")
+            assert table.cursor_row == 1 and table.scroll_offset.y == 0
+
+    async def test_enter_and_a_click_on_the_cursor_row_choose_it(self) -> None:
+        model = busy_model()
+        chosen: list[str] = []
+
+        class Chooser(Host):
+            def on_fleet_table_row_chosen(self, message: FleetTable.RowChosen) -> None:
+                chosen.append(message.key)
+
+        async with Chooser().run_test(size=(120, 20)) as pilot:
+            table = pilot.app.query_one(FleetTable)
+            table.sync(model, model.take_changes(), 0.0)
+            table.focus()
+            await pilot.press("down", "enter")
+            await pilot.click(FleetTable, offset=(5, 4))  # line 4: the row at index 3
+            assert table.cursor_row == 3 and chosen == [model.visible_keys()[1]]
+            await pilot.click(FleetTable, offset=(5, 4))
+            await pilot.pause()
+            assert chosen == [model.visible_keys()[1], model.visible_keys()[3]]
+
+    async def test_typed_filter_applies_without_enter(self) -> None:
+        from gc_tui.settings import Settings
+        from gc_tui.tui.app import make_app
+
+        app = make_app(Settings())
+        async with app.run_test(size=(160, 50)) as pilot:
+            await load_canned(pilot)
+            table = app.fleet_screen.table
+            table.move_to_key(next(key for key in app.fleet.ordered_keys()[5:]
+                                   if "explorer" in key))
+            await pilot.press("slash", *"explorer")
+            await pilot.pause()
+            assert app.fleet.filter.text == "explorer"
+            assert table.visible_keys() == app.fleet.visible_keys()
+            assert all("explorer" in key for key in table.visible_keys())
+            assert table.cursor_key() == app.fleet.visible_keys()[0]

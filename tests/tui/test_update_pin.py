@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Input, Static
 
-from gc_tui.core.targets import load_targets, save_targets, targets_from_mapping
 from gc_tui.core.engine import RowState
-from gc_tui.core.plan import Plan, PlanRow
-from gc_tui.settings import Settings
 from gc_tui.core.operations import RowChanged
+from gc_tui.core.plan import Plan, PlanRow
+from gc_tui.core.targets import load_targets, save_targets, targets_from_mapping
 from gc_tui.core.update import (
     CAPROVER_APP,
     UPDATE_ACTION,
@@ -22,6 +21,7 @@ from gc_tui.core.update import (
     caprover_version,
 )
 from gc_tui.demo.catalog import demo_fleet_data
+from gc_tui.settings import Settings
 from gc_tui.tui.messages import OpsMessage
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -14,25 +16,30 @@ from textual.widgets import Footer, Static
 from gc_tui.core.model import Instance
 from gc_tui.tui.fleet_model import FleetRow, RowKind, Tone
 from gc_tui.tui.safe import safe_text
-from gc_tui.tui.widgets.fleet_table import TONE_STYLES, format_elapsed
+from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES, format_elapsed
+from gc_tui.tui.widgets.tones import TONE_CLASSES, tone_styles
 
 HISTORY_SHOWN = 15
 
 
-def _field(text: Text, label: str, value: object, style: str = "") -> None:
+def _field(text: Text, label: str, value: object, style: str | Style = "") -> None:
     text.append(f"{label:<16}", style="bold")
-    text.append_text(safe_text(value, style=style, wrap=True))
+    shown = safe_text(value, wrap=True)
+    shown.style = style
+    text.append_text(shown)
     text.append("\n")
 
 
 def detail_text(
-    row: FleetRow, instance: Instance | None, now: float, *, split_groups: Sequence[str] = ()
+    row: FleetRow, instance: Instance | None, now: float, *, split_groups: Sequence[str] = (),
+    tones: Mapping[Tone, Style] = PLAIN_STYLES.tones,
 ) -> Text:
     """Everything known about the row; server text through safe_text, never markup.
 
     ``instance``: the vault's instance (its URL and warnings: an internationalised host's
     punycode name, plain HTTP, an expired entry). ``split_groups``: this row's service
-    groups whose members run different images.
+    groups whose members run different images. ``tones``: how each state looks
+    (tone_styles), the same as in the table.
     """
     text = Text()
     _field(text, "Instance", row.instance)
@@ -44,7 +51,7 @@ def detail_text(
             _field(text, "Warning", warning, "bold")
     _field(text, "Audit", str(row.instance_status).replace("_", " "))
     if row.instance_error:
-        _field(text, "Reason", row.instance_error, "bold red")
+        _field(text, "Reason", row.instance_error, tones[Tone.FAILED])
     if row.version is not None:
         version = row.version.current
         if row.update_available:
@@ -57,12 +64,12 @@ def detail_text(
     if update is not None:
         change = f"{update.from_version or '?'} -> {update.to_version or '?'}: {update.state}"
         _field(text, "CapRover update", change,
-               TONE_STYLES[Tone.FAILED] if update.error else "")
+               tones[Tone.FAILED] if update.error else "")
         if update.error:
-            _field(text, "Reason", update.error, "bold red")
+            _field(text, "Reason", update.error, tones[Tone.FAILED])
     status = row.status
     text.append(f"{'Status':<16}", style="bold")
-    text.append(status.word, style=TONE_STYLES[status.tone])
+    text.append(status.word, style=tones[status.tone])
     text.append("\n")
     if row.kind is RowKind.APP and row.app is not None:
         app = row.app
@@ -88,14 +95,14 @@ def detail_text(
     deploy = row.deploy
     if deploy is not None:
         text.append("\nLast deploy\n", style="bold underline")
-        _field(text, "State", deploy.state, TONE_STYLES[status.tone])
+        _field(text, "State", deploy.state, tones[status.tone])
         if deploy.to_image:
             _field(text, "Target image", deploy.to_image)
         elapsed = format_elapsed(deploy.elapsed(now))
         if elapsed:
             _field(text, "Elapsed", elapsed)
         if deploy.error:
-            _field(text, "Reason", deploy.error, "bold red")
+            _field(text, "Reason", deploy.error, tones[Tone.FAILED])
         if deploy.log_tail:
             text.append("\nBuild log (last lines)\n", style="bold underline")
             for line in deploy.log_tail:
@@ -121,7 +128,8 @@ def detail_text(
 
 
 class DetailScreen(Screen[None]):
-    BINDINGS = [
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(TONE_CLASSES.values())
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Back", id="detail.back"),
         Binding("q", "dismiss", "Back", show=False, id="detail.back-q"),
     ]
@@ -147,7 +155,8 @@ class DetailScreen(Screen[None]):
         if row is None:
             body.update(Text("This row is gone (the instance was audited again).", style="dim"))
         else:
-            body.update(detail_text(row, instance, now, split_groups=split_groups))
+            body.update(detail_text(row, instance, now, split_groups=split_groups,
+                                    tones=tone_styles(self)))
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

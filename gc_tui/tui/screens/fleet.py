@@ -9,12 +9,13 @@ table is redrawn, the keystrokes waiting in the queue are applied at once.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
@@ -29,7 +30,7 @@ FILTER_DEBOUNCE = 0.0  # no timer: an apply waits only for the keystrokes alread
 
 
 class FleetScreen(Screen[None]):
-    BINDINGS = [action.binding() for action in FLEET_ACTIONS]
+    BINDINGS: ClassVar[list[BindingType]] = [action.binding() for action in FLEET_ACTIONS]
 
     def __init__(self, *, with_drift: bool = False) -> None:
         super().__init__(id="fleet-screen")
@@ -78,6 +79,7 @@ class FleetScreen(Screen[None]):
             app.fleet.filter,
             auditing=app.auditing,
             read_only=app.settings.read_only,
+            sort=app.fleet.sort,
         )
 
     def show_drift(self) -> None:
@@ -195,10 +197,22 @@ class FleetScreen(Screen[None]):
         if row is not None:
             self.gc_app.open_detail(row.key)
 
-    @on(DataTable.RowSelected, "#fleet-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(FleetTable.RowChosen, "#fleet-table")
+    def _row_chosen(self, event: FleetTable.RowChosen) -> None:
         event.stop()
         self.action_detail()
+
+    # -- sorting (k9s's habit: the model sorts, the header and the table show it) --------
+
+    def action_sort_next(self) -> None:
+        model = self.gc_app.fleet
+        model.set_sort(model.sort.next_column(self.table.sortable))
+        self.flush(force_header=True)
+
+    def action_sort_reverse(self) -> None:
+        model = self.gc_app.fleet
+        model.set_sort(model.sort.reversed())
+        self.flush(force_header=True)
 
     def action_refresh(self) -> None:
         self.gc_app.refresh_fleet()

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from gc_tui.core.audit import DEFAULT_CONCURRENCY as DEFAULT_AUDIT_CONCURRENCY
 from gc_tui.core.http import HttpSettings, ca_file_problem
 from gc_tui.core.model import Instance
+from gc_tui.core.registry_config import RegistryConfigError, RegistrySettings, parse_registries
 from gc_tui.core.text import printable
 
 
@@ -56,6 +57,8 @@ class Config:
     client: HttpSettings = field(default_factory=HttpSettings)
     proxy: str | None = None  # for every instance without a proxy of its own
     ca_file: Path | None = None  # for every instance without a CA file of its own
+    # [registries."HOST"]: a mirror URL and the vault entry of credentials, per registry.
+    registries: Mapping[str, RegistrySettings] = field(default_factory=dict)
     instances: Mapping[str, InstanceConfig] = field(default_factory=dict)
 
     def apply_to(self, instances: Sequence[Instance]) -> list[Instance]:
@@ -164,11 +167,13 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     for key, value in raw.items():
         if key == "timeouts":
             continue
-        if key == "instances":
+        if key in ("instances", "registries"):
             continue
         kind = _TOP.get(key)
         if kind is None:
-            raise ConfigError(_unknown(path, key, _TOP.keys() | {"timeouts", "instances"}))
+            raise ConfigError(
+                _unknown(path, key, _TOP.keys() | {"timeouts", "instances", "registries"})
+            )
         values[key] = _check(path, key, value, kind, path.parent)
     if "hold_repositories" in values:
         values["hold_repositories"] = tuple(values["hold_repositories"])
@@ -203,7 +208,11 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
                 raise ConfigError(_unknown(path, f"instances.{name}.{key}", _INSTANCE.keys()))
             settings[key] = _check(path, f"instances.{name}.{key}", value, kind, path.parent)
         instances[name] = InstanceConfig(**settings)
-    return Config(path=path, client=client, instances=instances, **values)
+    try:
+        registries = parse_registries(raw.get("registries", {}), path)
+    except RegistryConfigError as err:
+        raise ConfigError(str(err)) from None
+    return Config(path=path, client=client, instances=instances, registries=registries, **values)
 
 
 def _table(path: Path, raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -9,13 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from gc_tui.core.model import AppInfo, InstanceAudit
 from gc_tui.core.text import printable
 
+if TYPE_CHECKING:
+    from gc_tui.core.upstream import AppUpstream
+
 TABLE_WIDTH = 100
+# What the registries say of one app (``audit --upstream``); None: not asked.
+UpstreamOf = Callable[[AppInfo], "AppUpstream"]
 
 
 def _drift(app: AppInfo, targets: Any) -> tuple[str, str | None]:
@@ -31,7 +36,9 @@ def _missing(audit: InstanceAudit, targets: Any) -> tuple[str, ...]:
     return instance_drift(audit, targets, fleet_newest_caprover=None).missing
 
 
-def audit_json(audits: Sequence[InstanceAudit], targets: Any = None) -> dict[str, Any]:
+def audit_json(
+    audits: Sequence[InstanceAudit], targets: Any = None, upstream: UpstreamOf | None = None
+) -> dict[str, Any]:
     instances = []
     for audit in audits:
         apps = []
@@ -48,6 +55,8 @@ def audit_json(audits: Sequence[InstanceAudit], targets: Any = None) -> dict[str
             }
             if targets is not None:
                 record["state"], record["target"] = _drift(app, targets)
+            if upstream is not None:
+                record.update(upstream(app).as_json())
             apps.append(record)
         entry: dict[str, Any] = {
             "name": audit.instance.name,
@@ -71,6 +80,9 @@ def audit_json(audits: Sequence[InstanceAudit], targets: Any = None) -> dict[str
                         "manual": False,
                         "state": "missing",
                         "target": targets.images.get(name),
+                        # Nothing runs, so nothing is compared with the registry.
+                        **({"newest": None, "upstream": None, "upstream_error": None}
+                           if upstream is not None else {}),
                     }
                 )
         instances.append(entry)
@@ -81,7 +93,9 @@ def render_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def audit_csv(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
+def audit_csv(
+    audits: Sequence[InstanceAudit], targets: Any = None, upstream: UpstreamOf | None = None
+) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     header = [
@@ -98,13 +112,15 @@ def audit_csv(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
     ]
     if targets is not None:
         header += ["state", "target"]
+    if upstream is not None:
+        header += ["newest", "upstream", "upstream_error"]
     writer.writerow(header)
-    data = audit_json(audits, targets)
+    data = audit_json(audits, targets, upstream)
     for entry in data["instances"]:
         base = [entry["name"], entry["url"], entry["status"], entry["error"] or ""]
         base.append(entry["caprover_version"] or "")
         if not entry["apps"]:
-            writer.writerow(_csv_cells(base + ["", "", "", "", ""] + (["", ""] if targets else [])))
+            writer.writerow(_csv_cells(base + [""] * (len(header) - len(base))))
             continue
         for app in entry["apps"]:
             row = base + [
@@ -116,6 +132,8 @@ def audit_csv(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
             ]
             if targets is not None:
                 row += [app.get("state") or "", app.get("target") or ""]
+            if upstream is not None:
+                row += [app.get(key) or "" for key in ("newest", "upstream", "upstream_error")]
             writer.writerow(_csv_cells(row))
     return buffer.getvalue()
 
@@ -131,6 +149,15 @@ def _csv_cells(cells: Sequence[object]) -> list[str]:
     return result
 
 
+def _upstream_cell(found: AppUpstream, width: int) -> str:
+    """``behind -> 20260815-1002``, ``current``, ``unknown (registry unreachable)``."""
+    from gc_tui.core.upstream import UpstreamState
+
+    if found.state in (UpstreamState.BEHIND, UpstreamState.REPUSHED) and found.newest:
+        return printable(f"{found.state} -> {found.newest}", width)
+    return printable(found.label, width)
+
+
 def fit_image(image: str, width: int) -> str:
     """Shorten from the middle: the tag and the image's own name matter most."""
     text = printable(image)
@@ -140,12 +167,16 @@ def fit_image(image: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - head - 1) :]
 
 
-def audit_table(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
+def audit_table(
+    audits: Sequence[InstanceAudit], targets: Any = None, upstream: UpstreamOf | None = None
+) -> str:
     """Grouped by instance, fits 100 columns; failures shown with their reason."""
     lines: list[str] = []
     # The last column says "manual" for server builds, or the drift state with a targets file
-    # (whose states include "manual").
+    # (whose states include "manual"); with upstream lookups, the upstream state and newest.
     last_width = len("incomparable") if targets is not None else len("manual")
+    if upstream is not None:
+        last_width = 30
     app_width = 24
     version_width = 5
     image_width = TABLE_WIDTH - 2 - app_width - 1 - 1 - version_width - 2 - last_width
@@ -171,6 +202,8 @@ def audit_table(audits: Sequence[InstanceAudit], targets: Any = None) -> str:
             lines.append("  (no apps)")
         for app in audit.apps:
             last = _drift(app, targets)[0] if targets is not None else ("manual" if app.manual else "")
+            if upstream is not None:
+                last = _upstream_cell(upstream(app), last_width)
             image = fit_image(app.image if app.image is not None else "(no image)", image_width)
             cells = (
                 f"  {printable(app.name, app_width):<{app_width}} "

@@ -63,3 +63,28 @@ def test_the_table_fits_100_columns_with_states() -> None:
     code, out, _ = demo("audit")
     assert max(len(line) for line in out.splitlines()) <= 100
     assert "other-repo" in out and "missing" in out
+
+
+def test_the_demo_knows_what_is_new_upstream_for_every_app() -> None:
+    """The demo's own registries answer for every app: NEWEST is never blank but for server
+    builds, and every upstream state the demo means to show is there."""
+    code, out, err = demo("audit", "--upstream", "--format", "json")
+    assert code == 1, err
+    apps = [a for i in json.loads(out)["instances"] for a in i["apps"]]
+    assert apps
+    for app in apps:
+        if app["upstream"] == "manual" or app["state"] == "missing":
+            continue
+        assert app["newest"], app
+        assert app["upstream_error"] is None, app
+    states = Counter(a["upstream"] for a in apps)
+    assert {"current", "behind", "repushed", "floating", "manual"} <= set(states)
+
+
+def test_the_demo_deploys_to_newest() -> None:
+    code, out, err = demo("deploy", "--to-newest", "--instance", "kestrelbay", "--dry-run",
+                          "--format", "json")
+    assert code == 0, err
+    planned = {r["app"]: r["to_image"] for r in json.loads(out)["rows"] if r["state"] == "planned"}
+    assert planned["explorer"] == "communityfirst/guardianconnector-explorer:20260815-1002"
+    assert planned["comapeo"] == "communityfirst/gc-comapeo-cloud:0.4.0"  # 0.3.0 is behind

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from gc_tui.config import Config
     from gc_tui.core.journal import Journal
     from gc_tui.core.model import Instance
+    from gc_tui.core.registry_config import RegistryCredentials
     from gc_tui.core.secret import Secret
     from gc_tui.core.session import FleetSession
     from gc_tui.core.targets import Targets
+    from gc_tui.core.vault import VaultEntry
     from gc_tui.settings import Settings
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
@@ -81,6 +83,7 @@ class Context:
         self.args = args
         self.settings = settings
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
+        self._entries: list[VaultEntry] = []  # every entry of the vault once it is read
 
     # -- the vault ----------------------------------------------------------------------------
 
@@ -121,21 +124,17 @@ class Context:
         )
 
     def instances(self) -> list[Instance]:
-        from gc_tui.core.vault import VaultError, load_instances
+        from gc_tui.core.vault import VaultError, read_vault, select_instances
         from gc_tui.settings import UnknownInstances
 
         path = self.check_vault_file()
         password = self.read_password()
         settings = self.settings
         try:
-            found = load_instances(
-                path,
-                password,
-                settings.keyfile,
-                group=settings.group,
-                tag=settings.tag,
-                allow_slow=settings.allow_slow_vault,
+            self._entries = read_vault(
+                path, password, settings.keyfile, allow_slow=settings.allow_slow_vault
             )
+            found = select_instances(self._entries, group=settings.group, tag=settings.tag)
             selected = settings.select(found)
         except (VaultError, UnknownInstances) as err:
             raise UsageError(str(err)) from None
@@ -145,6 +144,19 @@ class Context:
             if instance.insecure:
                 self.err(f"warning: {instance.name}: TLS verification is off (config)")
         return selected
+
+    def registry_credentials(self) -> dict[str, RegistryCredentials]:
+        """Credentials of the registries whose config table names a vault entry (read after
+        ``instances()``, from the same unlocked vault)."""
+        from gc_tui.core.registry_config import RegistryConfigError, registry_credentials
+
+        config = self.settings.config
+        try:
+            return registry_credentials(
+                config.registries, self._entries, config.path or Path("config.toml")
+            )
+        except RegistryConfigError as err:
+            raise UsageError(str(err)) from None
 
     def session(self, instances: Sequence[Instance]) -> FleetSession:
         from gc_tui.core.session import FleetSession

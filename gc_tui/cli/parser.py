@@ -64,6 +64,14 @@ def _run_flags(parser: argparse.ArgumentParser, default_concurrency: int) -> Non
     parser.add_argument("--read-only", action="store_true", help="refuse any change")
 
 
+def _upstream_flags(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    parser.add_argument(flag, action="store_true", help=help_text)
+    parser.add_argument(
+        "--refresh", action="store_true",
+        help="ask the registries again instead of using the upstream cache (1 hour)",
+    )
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -107,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--targets", type=Path, metavar="FILE", help="add each app's drift state against this file"
     )
+    _upstream_flags(audit, "--upstream", "add each app's newest tag upstream and its state "
+                    "(current, behind, repushed, floating, manual, unknown)")
 
     deploy = commands.add_parser(
         "deploy",
@@ -124,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--to-targets",
         action="store_true",
         help="instead of --app/--image: every stale, other-repo or floating app to its target",
+    )
+    _upstream_flags(deploy, "--to-newest", "instead of --app/--image: every app that is "
+                    "behind upstream to its repository's newest tag (same tag scheme)")
+    deploy.add_argument(
+        "--include-repushed",
+        action="store_true",
+        help="with --to-newest: also redeploy apps whose tag was pushed again since they "
+        "were deployed (the same image name, a new build)",
     )
     deploy.add_argument("--targets", type=Path, metavar="FILE", help="targets file (TOML)")
     deploy.add_argument(
@@ -184,6 +202,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="also pin apps that have no target yet (e.g. redis, custom apps)",
     )
     pin.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    bump = target_commands.add_parser(
+        "bump",
+        help="move every target to its repository's newest tag (shows the diff, asks)",
+        description="Look up each target's repository and move the target to the newest tag "
+        "of the same scheme (held and floating ones are left). The diff is shown and confirmed "
+        "before the file is written: bump, deploy to staging, check, then deploy --to-targets.",
+    )
+    _vault_flags(bump)
+    bump.add_argument("--targets", type=Path, metavar="FILE")
+    bump.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    bump.add_argument("--refresh", action="store_true", help="ignore the upstream cache")
+
+    upstream = commands.add_parser(
+        "upstream",
+        help="the newest tag of every repository the fleet runs",
+        description="Audit the fleet, then ask each image registry for the tags of every "
+        "repository the apps run: the newest tag of the running tag's scheme, how many tags "
+        "were seen, its digest, and any error. Results are cached for an hour "
+        "($XDG_CACHE_HOME/gc-tui/upstream.json; --refresh bypasses it).",
+    )
+    _vault_flags(upstream)
+    upstream.add_argument("--format", choices=("table", "json"), default="table")
+    upstream.add_argument("--targets", type=Path, metavar="FILE",
+                          help="its [upstream] include/exclude rules apply")
+    upstream.add_argument("--refresh", action="store_true", help="ignore the upstream cache")
 
     log = commands.add_parser(
         "log",

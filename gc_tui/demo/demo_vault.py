@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 CAPROVER_GROUP = "CapRover"
+REGISTRIES_GROUP = "Registries"
 TEMPLATE = Path(__file__).parent / "data" / "demo_template.kdbx"
 TEMPLATE_PASSWORD = "gc-tui demo template"
 
@@ -24,12 +25,14 @@ def write_demo_vault(
     password: str,
     *,
     otp_uris: Mapping[str, str] | None = None,
+    registry_logins: Mapping[str, tuple[str, str]] | None = None,
 ) -> None:
     """Create ``path`` (mode 0600) holding one entry per (title, url, password) in ``CapRover``.
 
     It also holds an entry in another group and a CapRover entry in the Recycle Bin; neither
     is a server to manage, so the demo shows that selection works. ``otp_uris`` maps a title to
-    an ``otpauth://`` URI stored in the entry's ``otp`` field.
+    an ``otpauth://`` URI stored in the entry's ``otp`` field. ``registry_logins`` maps a
+    registry host to (username, password), stored as ``Registries/<host>``.
     """
     from pykeepass import PyKeePass  # type: ignore[import-untyped]
 
@@ -40,6 +43,10 @@ def write_demo_vault(
         entry = keepass.add_entry(group, title, "captain", entry_password, url=url)
         if otp_uris and title in otp_uris:
             entry.otp = otp_uris[title]
+    if registry_logins:
+        registries = keepass.add_group(keepass.root_group, REGISTRIES_GROUP)
+        for host, (username, secret) in registry_logins.items():
+            keepass.add_entry(registries, host, username, secret, url=f"https://{host}")
     personal = keepass.add_group(keepass.root_group, "Personal")
     keepass.add_entry(
         personal,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gc_tui.demo.instance import FakeInstance
 
 DEMO_PASSWORD = "demo"
+PRIVATE_REGISTRY = "registry.example.org"  # the demo vault holds its login
 # Where the demo fleet listens when it can: a warm start then finds its vault in the cache.
 FIRST_PORT = 47310
 
@@ -59,19 +60,21 @@ def _vault_for(urls: Mapping[str, str], folder: Path) -> Path:
     """The demo vault for these addresses: from the cache when it was written before."""
     from gc_tui.demo.catalog import demo_vault_entries
     from gc_tui.demo.demo_vault import write_demo_vault
+    from gc_tui.demo.registry_catalog import DEMO_REGISTRY_PASSWORD, DEMO_REGISTRY_USER
 
     entries = demo_vault_entries(urls)
+    logins = {PRIVATE_REGISTRY: (DEMO_REGISTRY_USER, DEMO_REGISTRY_PASSWORD)}
     digest = hashlib.sha256(json.dumps([__version__, entries]).encode()).hexdigest()[:16]
     cached = cache_dir() / f"demo-{__version__}-{digest}.kdbx"
     if cached.is_file():
         return cached
     try:
         cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_demo_vault(cached, entries, DEMO_PASSWORD)
+        write_demo_vault(cached, entries, DEMO_PASSWORD, registry_logins=logins)
         return cached
     except OSError:  # no writable cache: the temporary folder will do
         vault = folder / "demo-fleet.kdbx"
-        write_demo_vault(vault, entries, DEMO_PASSWORD)
+        write_demo_vault(vault, entries, DEMO_PASSWORD, registry_logins=logins)
         return vault
 
 
@@ -79,18 +82,29 @@ def _vault_for(urls: Mapping[str, str], folder: Path) -> Path:
 def demo_world(*, prefer_ports: bool = True) -> Iterator[DemoWorld]:
     from gc_tui.core.targets import save_targets, targets_from_mapping
     from gc_tui.demo.catalog import demo_fleet_data, demo_instances
+    from gc_tui.demo.demo_vault import REGISTRIES_GROUP
+    from gc_tui.demo.registry_catalog import DEMO_UPSTREAM_RULES, DemoRegistries
 
     # Builds take a few seconds, as small images do on a real server, so progress is visible.
     instances = demo_instances(build_seconds=2.5, service_update_seconds=1.0)
     fleet = _start_fleet(instances, prefer_ports)
+    # The registries the demo's apps come from, on the fleet's loop: NEWEST needs no network.
+    registries = DemoRegistries()
+    fleet.call(registries.start)
     try:
         with tempfile.TemporaryDirectory(prefix="gc-tui-demo-") as tmp:
             folder = Path(tmp)
             urls = fleet.urls()
             targets = folder / "targets.toml"
-            save_targets(targets, targets_from_mapping(demo_fleet_data()["target_images"]))
+            save_targets(targets, targets_from_mapping(
+                demo_fleet_data()["target_images"], upstream=DEMO_UPSTREAM_RULES
+            ))
             config = folder / "config.toml"
-            config.write_text('group = "CapRover"\n', encoding="utf-8")
+            config.write_text(
+                'group = "CapRover"\n\n'
+                + registries.config_toml(vault_entry=f"{REGISTRIES_GROUP}/{PRIVATE_REGISTRY}"),
+                encoding="utf-8",
+            )
             yield DemoWorld(
                 vault=_vault_for(urls, folder),
                 targets=targets,
@@ -99,4 +113,5 @@ def demo_world(*, prefer_ports: bool = True) -> Iterator[DemoWorld]:
                 urls=urls,
             )
     finally:
+        fleet.call(registries.stop)
         fleet.stop()

@@ -10,6 +10,7 @@ from gc_tui.cli.commands.log import cmd_log
 from gc_tui.cli.commands.targets import cmd_targets
 from gc_tui.cli.commands.tui import cmd_tui
 from gc_tui.cli.commands.update import cmd_caprover_update
+from gc_tui.cli.commands.upstream import cmd_upstream
 from gc_tui.cli.context import Context
 
 COMMANDS: dict[str, Callable[[Context], int]] = {
@@ -19,5 +20,6 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "caprover-update": cmd_caprover_update,
     "targets": cmd_targets,
     "log": cmd_log,
+    "upstream": cmd_upstream,
     "tui": cmd_tui,
 }

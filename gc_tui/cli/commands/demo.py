@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 # Commands that take a targets file; the others would refuse the flag.
-_TAKES_TARGETS = {"tui", "audit", "deploy", "targets"}
+_TAKES_TARGETS = {"tui", "audit", "deploy", "targets", "upstream"}
 _PLACEHOLDER = Path("<demo>")
 
 
@@ -28,7 +28,8 @@ def demo_argv(rest: Sequence[str], vault: Path, targets: Path, config: Path) -> 
         extra += ["--targets", str(targets)]
     if command == "targets":
         # `targets show|pin` take their flags after the action.
-        return argv[:2] + (extra if len(argv) > 1 and argv[1] == "pin" else extra[2:]) + argv[2:]
+        with_vault = len(argv) > 1 and argv[1] in ("pin", "bump")
+        return argv[:2] + (extra if with_vault else extra[2:]) + argv[2:]
     return [command, *extra, *argv[1:]]
 
 

@@ -8,7 +8,8 @@ from gc_tui.cli.context import Context, UsageError
 from gc_tui.cli.runs import confirm_and_run
 from gc_tui.core.eventloop import run
 from gc_tui.core.model import Instance, InstanceAudit
-from gc_tui.core.plan import Plan
+from gc_tui.core.plan import Plan, PlanOptions
+from gc_tui.core.targets import Targets
 
 
 def cmd_deploy(ctx: Context) -> int:
@@ -23,9 +24,14 @@ def cmd_deploy(ctx: Context) -> int:
     )
 
     args = ctx.args
-    if args.to_targets:
+    if args.to_targets and args.to_newest:
+        raise UsageError("--to-targets or --to-newest: one of them")
+    if args.include_repushed and not args.to_newest:
+        raise UsageError("--include-repushed goes with --to-newest")
+    if args.to_targets or args.to_newest:
         if args.app or args.image:
-            raise UsageError("--to-targets plans every app itself: drop --app and --image")
+            flag = "--to-targets" if args.to_targets else "--to-newest"
+            raise UsageError(f"{flag} plans every app itself: drop --app and --image")
     else:
         if not args.app:
             raise UsageError("deploy needs --app NAME (or --to-targets)")
@@ -46,6 +52,8 @@ def cmd_deploy(ctx: Context) -> int:
         allow_floating=args.allow_floating,
     )
     instances = ctx.instances()
+    if args.to_newest:
+        return _to_newest(ctx, instances, targets, options)
 
     def plan_for(audits: Sequence[InstanceAudit]) -> Plan:
         if args.to_targets:
@@ -70,6 +78,56 @@ def cmd_deploy(ctx: Context) -> int:
             raise UsageError(str(err)) from None
 
     return _audit_plan_run(ctx, instances, plan_for)
+
+
+def _to_newest(
+    ctx: Context, instances: Sequence[Instance], targets: Targets | None, options: PlanOptions
+) -> int:
+    """Every app behind upstream to its repository's newest tag (--include-repushed: and the
+    re-pushed ones to the same image again), planned and confirmed like any deploy."""
+    from dataclasses import replace
+
+    from gc_tui.cli.upstream import look_up_upstream, tag_rules
+    from gc_tui.core.audit import audit_fleet
+    from gc_tui.core.deploy import DeployEngine
+    from gc_tui.core.plan import PlanError, build_plan
+    from gc_tui.core.upstream_plan import to_newest_selection, wanted_repositories
+
+    args, settings = ctx.args, ctx.settings
+    credentials = ctx.registry_credentials()
+
+    async def main() -> int:
+        async with ctx.session(instances) as session:
+            audits = await audit_fleet(session, concurrency=settings.audit_concurrency)
+            # The created times say whether a tag was re-pushed; only then are they read.
+            found = await look_up_upstream(
+                ctx, wanted_repositories(audits), details=args.include_repushed,
+                targets=targets, credentials=credentials,
+            )
+            for name, lookup in sorted(found.items()):
+                if lookup.error is not None:
+                    ctx.err(f"warning: {name}: {lookup.error}")
+            selection = to_newest_selection(
+                audits, found, tag_rules(targets), include_repushed=args.include_repushed
+            )
+            if not selection.targets:
+                ctx.err("every app is on its repository's newest tag (or cannot be looked up)")
+            try:
+                plan = build_plan(
+                    audits, selection.targets, replace(options, redeploy=selection.redeploys)
+                )
+            except PlanError as err:
+                raise UsageError(str(err)) from None
+            return await confirm_and_run(
+                ctx,
+                plan,
+                lambda journal, on_event: DeployEngine(
+                    session, plan, concurrency=settings.deploy_concurrency,
+                    timing=settings.deploy_timing, journal=journal, on_event=on_event,
+                ),
+            )
+
+    return run(main())
 
 
 def cmd_rollback(ctx: Context) -> int:

@@ -15,7 +15,7 @@ from gc_tui.core.text import printable
 def cmd_targets(ctx: Context) -> int:
     action = ctx.args.targets_command
     if action is None:
-        raise UsageError("targets needs an action: show or pin")
+        raise UsageError("targets needs an action: show, pin or bump")
     path = ctx.settings.targets_path
     if path is None:
         raise UsageError("no targets file: pass --targets FILE or set targets in the config")
@@ -24,7 +24,37 @@ def cmd_targets(ctx: Context) -> int:
         assert targets is not None
         show_targets(ctx, targets)
         return EXIT_OK
+    if action == "bump":
+        return _bump(ctx, Path(path))
     return _pin(ctx, Path(path))
+
+
+def _bump(ctx: Context, path: Path) -> int:
+    """Every target to its repository's newest tag: the diff first, then the question."""
+    from gc_tui.cli.upstream import look_up_upstream
+    from gc_tui.core.targets import save_targets
+    from gc_tui.core.upstream_plan import bump_targets, targets_diff, wanted_for_targets
+
+    targets = ctx.targets(required=True)
+    assert targets is not None
+    credentials = None
+    if any(r.vault_entry for r in ctx.settings.config.registries.values()):
+        ctx.instances()  # the vault holds a registry's credentials: unlock it
+        credentials = ctx.registry_credentials()
+    found = run(look_up_upstream(ctx, wanted_for_targets(targets), details=False,
+                                 targets=targets, credentials=credentials))
+    report = bump_targets(targets, found)
+    for skip in report.skipped:
+        ctx.err(f"  skip {printable(skip.app)}: {printable(skip.reason)}")
+    if not report.changes:
+        ctx.err("nothing to bump: every target is on its repository's newest tag")
+        return EXIT_OK
+    ctx.out(targets_diff(report.targets, path.read_text(encoding="utf-8"), str(path)))
+    if not confirm(ctx, len(report.changes), "bump"):
+        return EXIT_USAGE
+    save_targets(path, report.targets)
+    ctx.err(f"bumped {len(report.changes)} target(s) in {path}")
+    return EXIT_OK
 
 
 def _pin(ctx: Context, path: Path) -> int:

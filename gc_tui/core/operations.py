@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +20,14 @@ from gc_tui.core.deploy import DeployEngine
 from gc_tui.core.engine import Engine, EventSink, RowEvent, RowState
 from gc_tui.core.journal import Journal, JournalRun, read_journal
 from gc_tui.core.model import Instance, InstanceAudit
+from gc_tui.core.operations_upstream import Upstream
 from gc_tui.core.plan import Plan, PlanOptions, plan_options
 from gc_tui.core.reconcile import Settlement, reconcile, record_settlements
+from gc_tui.core.registry_config import RegistryCredentials
 from gc_tui.core.session import FleetSession
 from gc_tui.core.targets import Targets
 from gc_tui.core.update import UpdateEngine
+from gc_tui.core.upstream import RepositoryLookup
 from gc_tui.settings import Settings
 
 # -- events out ----------------------------------------------------------------------------------
@@ -71,6 +74,16 @@ class Reconciled:
 
 
 @dataclass(frozen=True)
+class UpstreamFound:
+    """What a registry says of one repository (``cached``: from the cache file, while the
+    fresh lookup runs)."""
+
+    lookup: RepositoryLookup
+    epoch: int
+    cached: bool = False
+
+
+@dataclass(frozen=True)
 class Locked:
     """Credentials and everything the servers said are gone; ask for the vault again."""
 
@@ -78,7 +91,9 @@ class Locked:
     epoch: int
 
 
-OpsEvent = AuditArrived | AuditEnded | RowChanged | RunEnded | Reconciled | Locked
+OpsEvent = (
+    AuditArrived | AuditEnded | RowChanged | RunEnded | Reconciled | UpstreamFound | Locked
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,7 @@ class FleetOperations:
         self._listener = listener
         self.targets = targets
         self.session: FleetSession | None = None
+        self.upstream: Upstream | None = None  # the registries' side of the session
         self.instances: list[Instance] = []
         self.epoch = 0
         self.engines: list[Engine] = []
@@ -120,16 +136,25 @@ class FleetOperations:
         """Whether an event of ``epoch`` still matters (events from before a lock do not)."""
         return epoch == self.epoch
 
-    def unlocked_with(self, instances: Sequence[Instance]) -> list[Instance]:
+    def unlocked_with(
+        self,
+        instances: Sequence[Instance],
+        registry_credentials: Mapping[str, RegistryCredentials] | None = None,
+    ) -> list[Instance]:
         """Start a session on the vault's instances (config and --instance applied) and audit.
 
-        Raises settings.UnknownInstances when --instance names one the vault lacks.
+        What the registries said last time (the upstream cache) is told at once; each
+        repository is looked up again as the audits bring its apps in. Raises
+        settings.UnknownInstances when --instance names one the vault lacks.
         """
         selected = self.settings.select(instances)
         self.instances = selected
         self.session = FleetSession(
             selected, self.settings.client, ca_files=self.settings.config.ca_files()
         )
+        self.upstream = Upstream(self.settings, self.targets, registry_credentials or {})
+        for lookup in self.upstream.cached():
+            self._emit(UpstreamFound(lookup, self.epoch, cached=True))
         self.start_audit(None)
         return selected
 
@@ -157,6 +182,7 @@ class FleetOperations:
                 session, names, concurrency=self.settings.audit_concurrency
             ):
                 self._emit(AuditArrived(audit, epoch))
+                self._look_up_upstream(audit, epoch)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 - shown, never raised: the type only
@@ -164,6 +190,24 @@ class FleetOperations:
         if self.current(epoch):
             self.auditing = max(0, self.auditing - count)
         self._emit(AuditEnded(names or (), epoch, error))
+
+    # -- what is new upstream ---------------------------------------------------------------------
+
+    def _look_up_upstream(self, audit: InstanceAudit, epoch: int) -> None:
+        """Ask the registries about this instance's repositories, beside the audit: an answer
+        arrives as UpstreamFound whenever it comes, and nothing waits for it."""
+        upstream = self.upstream
+        if upstream is None or not audit.ok:
+            return
+        for repository, tags in upstream.new_tags(audit).items():
+            self._spawn(self._look_up(upstream, repository, tags, epoch))
+
+    async def _look_up(
+        self, upstream: Upstream, repository: str, tags: list[str], epoch: int
+    ) -> None:
+        found = await upstream.look_up(repository, tags)
+        if found is not None and self.current(epoch):
+            self._emit(UpstreamFound(found, epoch))
 
     # -- runs -------------------------------------------------------------------------------------
 
@@ -314,10 +358,13 @@ class FleetOperations:
             task.cancel()
         self.auditing = 0
         session, self.session = self.session, None
+        upstream, self.upstream = self.upstream, None
         self.instances = []
         if session is not None:
             session.forget_credentials()
             self._spawn(session.aclose())
+        if upstream is not None:
+            self._spawn(upstream.aclose())  # registry credentials and tokens go too
         minutes = self.settings.lock_after_minutes
         self._emit(
             Locked(
@@ -392,6 +439,9 @@ class FleetOperations:
         if self.session is not None:
             with contextlib.suppress(Exception):
                 await self.session.aclose()
+        if self.upstream is not None:
+            with contextlib.suppress(Exception):
+                await self.upstream.aclose()
 
     # -- plumbing ---------------------------------------------------------------------------------
 

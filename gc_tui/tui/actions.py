@@ -42,8 +42,9 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
     FleetAction("fleet.mark-visible", "a", "mark_visible", "All",
                 "Mark every visible app row"),
     FleetAction("fleet.unmark", "u", "unmark_all", "None", "Unmark every row"),
+    # Not in the footer either, to leave room in 120 columns for n (it is in ? and the palette).
     FleetAction("fleet.invert", "i", "invert_marks", "Invert",
-                "Invert the marks among the visible rows"),
+                "Invert the marks among the visible rows", show=False),
     FleetAction("fleet.deploy", "d", "deploy", "Deploy",
                 "Deploy an image to the marked rows (the cursor row when none is marked); "
                 "shows the plan first"),
@@ -65,6 +66,9 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
     FleetAction("fleet.off-target", "t", "mark_off_target", "Drift",
                 "Mark every visible row that is not on its target image (needs a targets "
                 "file)"),
+    FleetAction("fleet.mark-behind", "n", "mark_behind", "Behind",
+                "Mark every visible row whose app is behind its repository's newest tag "
+                "upstream; d then offers that tag"),
     FleetAction("fleet.pin", "p", "pin_targets", "Pin",
                 "Pin the images of the marked rows as targets (asks first)"),
     FleetAction("fleet.update-caprover", "U", "update_caprover", "CapRover",

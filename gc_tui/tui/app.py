@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events
@@ -33,6 +34,7 @@ from gc_tui.core.operations import (
     Reconciled,
     RowChanged,
     RunEnded,
+    UpstreamFound,
 )
 from gc_tui.core.plan import Plan, skip_busy
 from gc_tui.core.targets import PinReport, Targets
@@ -40,7 +42,8 @@ from gc_tui.core.update import UPDATE_ACTION, build_update_plan
 from gc_tui.settings import Settings, UnknownInstances
 from gc_tui.tui.commands import fleet_commands
 from gc_tui.tui.crash import crash_report
-from gc_tui.tui.fleet_model import DriftFn, FleetModel, FleetRow, RowKind
+from gc_tui.tui.fleet_model import DriftFn, FleetModel
+from gc_tui.tui.fleet_rows import FleetRow, RowKind
 from gc_tui.tui.messages import OpsMessage
 from gc_tui.tui.pin import pin_body, pin_conflicts, plan_pin_rows
 from gc_tui.tui.screens.confirm import ConfirmScreen
@@ -52,6 +55,9 @@ from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
 from gc_tui.tui.screens.unsettled import UnsettledScreen
 from gc_tui.tui.screens.update import UpdateScreen
+
+if TYPE_CHECKING:  # the vault package loads the KDF code: not before the first frame
+    from gc_tui.core.vault import UnlockedVault
 
 FLUSH_INTERVAL = 0.25  # state changes: 4 repaints a second at most (docs/tui.md)
 # Rows that arrive (audits) are drawn at once, then at most this often while more arrive.
@@ -151,13 +157,25 @@ class GcTuiApp(App[None]):
         password, self._auto_password = self._auto_password, None
         self.push_screen(UnlockScreen(request, password), callback=self._unlocked)
 
-    def _unlocked(self, instances: list[Instance] | None) -> None:
-        if instances is None:
+    def _unlocked(self, vault: UnlockedVault | None) -> None:
+        if vault is None:
             return
-        for warning in self.settings.config.unmatched_sections(instances):
+        instances = list(vault.instances)
+        config = self.settings.config
+        for warning in config.unmatched_sections(instances):
             self.notify(warning, severity="warning", markup=False, timeout=10)
+        from gc_tui.core.registry_config import RegistryConfigError, registry_credentials
+
         try:
-            selected = self.ops.unlocked_with(instances)
+            credentials = registry_credentials(
+                config.registries, vault.entries, config.path or Path("config.toml")
+            )
+        except RegistryConfigError as err:
+            self.notify(f"{err}; that registry is asked without credentials",
+                        severity="warning", markup=False, timeout=12)
+            credentials = {}
+        try:
+            selected = self.ops.unlocked_with(instances, credentials)
         except UnknownInstances as err:
             self.notify(str(err), severity="error", markup=False, timeout=12)
             return self._ask_unlock(notice=str(err))
@@ -210,6 +228,8 @@ class GcTuiApp(App[None]):
             self.fleet_screen.flush(force_header=True)
         elif isinstance(event, RowChanged):
             self.fleet.apply_run_event(event.event, event.to_image)
+        elif isinstance(event, UpstreamFound):
+            self.fleet.apply_lookup(event.lookup)
         elif isinstance(event, RunEnded):
             self._run_ended(event)
         elif isinstance(event, Reconciled):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gc_tui.core.journal import create_private
 from gc_tui.core.text import printable
-from gc_tui.tui.fleet_model import FleetRow
+from gc_tui.tui.fleet_rows import FleetRow
 
 FIELDS = (
     "instance", "app", "image", "repository", "tag", "status", "manual",

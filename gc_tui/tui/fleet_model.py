@@ -1,241 +1,37 @@
-"""The fleet table's rows as plain data: audits and deploy events in, rows and marks out.
+"""The fleet table's rows as plain data: audits, run events and lookups in; rows, marks,
+filter and order out.
 
 No Textual here. The App feeds events in; the fleet screen reads the rows whose cells
-changed on a slow timer and writes only those cells (tui-notes.md §3.2). ``status_of`` is the
-single source of truth for what a row's state means: the status cell, the filter, the
-header counts and the exports all read it, so they cannot disagree.
+changed on a slow timer and writes only those cells (docs/tui.md). What one row is and what
+its state means lives in fleet_rows.py; sorting in fleet_sort.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from functools import cached_property, lru_cache
-from typing import Any
 
-from gc_tui.core.drift import Drift, DriftState, compare_versions
+from gc_tui.core.drift import Drift, DriftState
 from gc_tui.core.engine import RowEvent, RowState
 from gc_tui.core.images import try_parse_image
-from gc_tui.core.model import AppInfo, InstanceAudit, InstanceStatus, VersionInfo
+from gc_tui.core.model import AppInfo, InstanceAudit
 from gc_tui.core.plan import row_key
 from gc_tui.core.targets import Targets
 from gc_tui.core.update import CAPROVER_APP, caprover_version
-from gc_tui.tui.filter import NO_FILTER, Field, Fields, Filter
-
-INSTANCE_ROW = "\x00"  # an app name no server can produce: the key of an instance's own row
-
-
-def instance_row_key(instance: str) -> str:
-    return row_key(instance, INSTANCE_ROW)
-
+from gc_tui.core.upstream import AppUpstream, RepositoryLookup, no_rules
+from gc_tui.core.upstream_plan import upstream_of_app
+from gc_tui.tui.filter import NO_FILTER, Filter
+from gc_tui.tui.fleet_rows import (
+    CapRoverUpdate,
+    DeployStatus,
+    FleetRow,
+    RowKind,
+    image_parts,
+    instance_row_key,
+)
+from gc_tui.tui.fleet_sort import DEFAULT_SORT, SORT_VALUES, SortOrder
 
 DriftFn = Callable[[str, str | None], Drift | None]  # (app name, deployed image) -> drift
-
-
-class RowKind(StrEnum):
-    APP = "app"
-    INSTANCE = "instance"  # an instance that failed the audit, or has no apps
-    MISSING = "missing"  # an app the targets name that this instance does not have
-
-
-class Tone(StrEnum):
-    """How a status looks; the word always says the same thing without colour."""
-
-    OK = "ok"
-    MANUAL = "manual"
-    ACTIVE = "active"
-    DONE = "done"
-    FAILED = "failed"
-    MUTED = "muted"
-
-
-@dataclass(frozen=True)
-class DeployStatus:
-    state: RowState
-    started_at: float | None  # monotonic
-    updated_at: float  # monotonic, when this state was reached
-    to_image: str | None = None
-    error: str | None = None
-    log_tail: tuple[str, ...] = ()
-
-    def elapsed(self, now: float) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.updated_at if self.state.final else now
-        return max(0.0, end - self.started_at)
-
-
-@dataclass(frozen=True)
-class CapRoverUpdate:
-    """A CapRover update of the row's instance, as the update engine last reported it."""
-
-    state: RowState
-    from_version: str | None
-    to_version: str | None
-    updated_at: float  # monotonic
-    error: str | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.state.final
-
-
-@dataclass(frozen=True)
-class Status:
-    word: str
-    tone: Tone
-
-
-# Every state a run's row can reach, as a tone: the one table deploys and updates share.
-RUN_TONES = {
-    RowState.PLANNED: Tone.ACTIVE,
-    RowState.SENDING: Tone.ACTIVE,
-    RowState.SENT: Tone.ACTIVE,
-    RowState.NOT_SENT: Tone.FAILED,
-    RowState.BUILDING: Tone.ACTIVE,
-    RowState.RESTARTING: Tone.ACTIVE,
-    RowState.VERIFYING: Tone.ACTIVE,
-    RowState.DONE: Tone.DONE,
-    RowState.FAILED: Tone.FAILED,
-    RowState.CANCELLED: Tone.FAILED,
-    RowState.SKIPPED: Tone.MUTED,
-}
-
-
-@dataclass(frozen=True)
-class FleetRow:
-    key: str
-    kind: RowKind
-    instance: str
-    instance_status: InstanceStatus
-    instance_error: str | None = None
-    version: VersionInfo | None = None
-    app: AppInfo | None = None
-    deploy: DeployStatus | None = None
-    drift: Drift | None = None
-    update: CapRoverUpdate | None = None  # a CapRover update of this row's instance
-    missing_app: str | None = None  # RowKind.MISSING: the target app absent here
-
-    @property
-    def app_name(self) -> str:
-        if self.app is not None:
-            return self.app.name
-        return self.missing_app or ""
-
-    @property
-    def image(self) -> str | None:
-        return self.app.image if self.app is not None else None
-
-    @cached_property
-    def manual(self) -> bool:
-        """Cached: the header counts it on every keystroke in the filter (a regex per row)."""
-        return self.app is not None and self.app.manual
-
-    @cached_property
-    def image_parts(self) -> tuple[str, str]:
-        """(repository, tag) for display; a reference Docker would refuse is split naively."""
-        image = self.image
-        if image is None:
-            return ("", "")
-        return image_parts(image)
-
-    @cached_property
-    def update_available(self) -> bool | None:
-        """True when latest > current, compared as the update plan does.
-
-        The versions decide, not ``canUpdate``: false there can also mean the server could
-        not check, and then ``latest`` merely repeats ``current``.
-        """
-        if self.version is None or not self.version.latest:
-            return None
-        order = compare_versions(self.version.latest, self.version.current)
-        if order is None:
-            return self.version.can_update or None
-        return order > 0
-
-    @property
-    def update_shown(self) -> bool:
-        """The CapRover update wins the status column: it is running, or newer than the deploy."""
-        update = self.update
-        if update is None:
-            return False
-        if not update.final or self.deploy is None:
-            return True
-        return update.updated_at >= self.deploy.updated_at
-
-    @cached_property
-    def status(self) -> Status:
-        return status_of(self)
-
-    @cached_property
-    def search_fields(self) -> Fields:
-        repository, tag = self.image_parts
-        # The instance's own status only on its own row: every app row of a healthy instance
-        # would otherwise match "status:ok", manual ones included.
-        statuses = [self.status.word]
-        if self.kind is RowKind.INSTANCE:
-            statuses.append(str(self.instance_status))
-            if self.instance_status is not InstanceStatus.OK:
-                statuses.append("failed")  # as the header counts them, whatever the reason
-        if self.manual:
-            statuses.append("manual")
-        if self.deploy is not None:
-            statuses.append(str(self.deploy.state))
-        if self.update is not None:
-            statuses.append(f"caprover: {self.update.state}")
-        if self.drift is not None:
-            statuses.append(str(self.drift.state))
-        if self.update_available:
-            statuses.append("update")
-        return {
-            Field.INSTANCE: (self.instance,),
-            Field.APP: (self.app_name,),
-            Field.IMAGE: tuple(v for v in (self.image or "", repository, tag) if v),
-            Field.STATUS: tuple(statuses),
-        }
-
-    @cached_property
-    def search_values(self) -> tuple[str, ...]:
-        """Every value of ``search_fields``, for terms that look at every column."""
-        return tuple(value for values in self.search_fields.values() for value in values)
-
-
-@lru_cache(maxsize=4096)  # a fleet runs few distinct images; FleetModel.clear() empties it
-def image_parts(image: str) -> tuple[str, str]:
-    parsed = try_parse_image(image)
-    if parsed is not None:
-        tag = parsed.tag or ""
-        if parsed.digest:
-            tag = f"{tag}@{parsed.digest[:19]}" if tag else parsed.digest[:19]
-        return (parsed.familiar_repository, tag)
-    head, colon, tail = image.rpartition(":")
-    if colon and "/" not in tail:
-        return (head, tail)
-    return (image, "")
-
-
-def status_of(row: FleetRow) -> Status:
-    """What the row is doing now: a deploy or CapRover update (the newer) wins over the audit."""
-    if row.update is not None and row.update_shown:
-        return Status(f"caprover: {row.update.state}", RUN_TONES[row.update.state])
-    if row.deploy is not None:
-        return Status(str(row.deploy.state), RUN_TONES[row.deploy.state])
-    if row.kind is RowKind.INSTANCE:
-        if row.instance_status is InstanceStatus.OK:
-            return Status("no apps", Tone.MUTED)
-        return Status(str(row.instance_status).replace("_", " "), Tone.FAILED)
-    if row.kind is RowKind.MISSING:
-        return Status("missing", Tone.MANUAL)
-    if row.app is not None and row.app.is_building:
-        return Status("building", Tone.ACTIVE)
-    if row.manual:
-        return Status("manual", Tone.MANUAL)
-    if row.image is None:
-        return Status("no image", Tone.MUTED)
-    return Status("ok", Tone.OK)
-
 
 @dataclass(frozen=True)
 class Counts:
@@ -249,62 +45,6 @@ class Counts:
     visible: int
     deploying: int
     updating: int = 0  # instances whose CapRover update is running
-
-
-class SortColumn(StrEnum):
-    """A column the table sorts by; each value is the table's key for that column."""
-
-    INSTANCE = "instance"
-    APP = "app"
-    IMAGE = "image"
-    TAG = "tag"
-    STATUS = "status"
-    CAPROVER = "caprover"
-    DRIFT = "drift"
-
-
-@dataclass(frozen=True)
-class SortOrder:
-    """k9s's sort: one column, either way; no column is the default order (vault, then app)."""
-
-    column: SortColumn | None = None
-    descending: bool = False
-
-    def next_column(self, columns: Sequence[SortColumn]) -> SortOrder:
-        """The next of ``columns``, ascending; after the last one, the default order again."""
-        index = columns.index(self.column) if self.column in columns else -1
-        if index + 1 >= len(columns):
-            return DEFAULT_SORT
-        return SortOrder(columns[index + 1])
-
-    def reversed(self) -> SortOrder:
-        return replace(self, descending=not self.descending)
-
-
-DEFAULT_SORT = SortOrder()
-
-# The urgent states first when sorting by status, ascending.
-_TONE_RANK = {Tone.FAILED: 0, Tone.ACTIVE: 1, Tone.MANUAL: 2, Tone.DONE: 3, Tone.OK: 4,
-              Tone.MUTED: 5}
-
-
-def _natural(text: str) -> tuple[tuple[int, int, str], ...]:
-    """Digits compare as numbers ("1.9.0" before "1.13.1"); letters without case."""
-    return tuple(
-        (0, int(run), "") if run.isdigit() else (1, 0, run)
-        for run in re.findall(r"\d+|\D+", text.casefold())
-    )
-
-
-_SORT_VALUES: dict[SortColumn, Callable[[FleetRow], tuple[Any, ...]]] = {
-    SortColumn.INSTANCE: lambda row: _natural(row.instance),
-    SortColumn.APP: lambda row: _natural(row.app_name),
-    SortColumn.IMAGE: lambda row: (_natural(row.image_parts[0]), _natural(row.image_parts[1])),
-    SortColumn.TAG: lambda row: _natural(row.image_parts[1]),
-    SortColumn.STATUS: lambda row: (_TONE_RANK[row.status.tone], row.status.word),
-    SortColumn.CAPROVER: lambda row: _natural(row.version.current if row.version else ""),
-    SortColumn.DRIFT: lambda row: _natural(str(row.drift.state) if row.drift is not None else ""),
-}
 
 
 @dataclass
@@ -326,6 +66,7 @@ class FleetModel:
         self.instance_order = {name: index for index, name in enumerate(instance_order)}
         self.drift = drift
         self.targets = targets  # its apps absent on an instance are shown as missing rows
+        self.lookups: dict[str, RepositoryLookup] = {}  # repository -> what its registry said
         self.rows: dict[str, FleetRow] = {}
         self.audits: dict[str, InstanceAudit] = {}
         self.marks: set[str] = set()
@@ -422,6 +163,18 @@ class FleetModel:
                 self._changes.cells.add(key)
         self._visible = None
 
+    def apply_lookup(self, lookup: RepositoryLookup) -> None:
+        """A registry answered for one repository: every row running from it is judged again."""
+        self.lookups[lookup.repository] = lookup
+        rules = self.targets.tag_filter_for if self.targets is not None else no_rules
+        for key, row in list(self.rows.items()):
+            if row.app is not None and row.repository == lookup.repository:
+                self.rows[key] = replace(
+                    row, upstream=upstream_of_app(row.app, self.lookups, rules)
+                )
+                self._changes.cells.add(key)
+        self._visible = None
+
     def set_drift(self, drift: DriftFn | None, *, targets: Targets | None = None) -> None:
         self.drift = drift
         self.targets = targets
@@ -500,7 +253,7 @@ class FleetModel:
             order = sorted(self.rows, key=self._sort_key)
             column = self.sort.column
             if column is not None:
-                value, rows = _SORT_VALUES[column], self.rows
+                value, rows = SORT_VALUES[column], self.rows
                 # Stable both ways (reverse= keeps ties in order): the default order breaks ties.
                 order.sort(key=lambda key: value(rows[key]), reverse=self.sort.descending)
             elif self.sort.descending:
@@ -584,6 +337,7 @@ class FleetModel:
                 app=app,
                 drift=self._drift_of(app),
                 update=update,
+                upstream=self._upstream_of(app),
             )
         if not seen:
             yield FleetRow(
@@ -609,6 +363,17 @@ class FleetModel:
                     update=update,
                     missing_app=app_name,
                 )
+
+    def _upstream_of(self, app: AppInfo) -> AppUpstream | None:
+        """None until the registry of the app's repository has answered (or when the app
+        runs nothing a registry could know: a server build, no image)."""
+        if not self.lookups or app.image is None:
+            return None
+        parsed = try_parse_image(app.image)
+        if parsed is None or parsed.repository not in self.lookups:
+            return None
+        rules = self.targets.tag_filter_for if self.targets is not None else no_rules
+        return upstream_of_app(app, self.lookups, rules)
 
     def _drift_of(self, app: AppInfo | None) -> Drift | None:
         if self.drift is None or app is None:

@@ -14,7 +14,7 @@ from rich.text import Text
 from gc_tui.core.images import same_image
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus
 from gc_tui.core.targets import PinReport, Targets, plan_pin
-from gc_tui.tui.fleet_model import FleetRow
+from gc_tui.tui.fleet_rows import FleetRow
 from gc_tui.tui.safe import safe_text
 
 

@@ -14,7 +14,8 @@ from gc_tui.core.engine import RowState
 from gc_tui.settings import Settings
 from gc_tui.tui.app import make_app
 from gc_tui.tui.filter import parse_filter
-from gc_tui.tui.fleet_model import SortColumn, SortOrder, Tone, instance_row_key
+from gc_tui.tui.fleet_rows import Tone, instance_row_key
+from gc_tui.tui.fleet_sort import SortColumn, SortOrder
 from tests.tui.conftest import deploy_event, load_canned, update_event
 from tests.tui.contrast import Shown, contrast, shown
 

@@ -7,7 +7,8 @@ import pytest
 from gc_tui.core.engine import RowState
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus, VersionInfo
 from gc_tui.tui.filter import Field, parse_filter
-from gc_tui.tui.fleet_model import FleetModel, RowKind, instance_row_key
+from gc_tui.tui.fleet_model import FleetModel
+from gc_tui.tui.fleet_rows import RowKind, instance_row_key
 from gc_tui.tui.widgets.fleet_table import FleetTable
 from tests.tui.conftest import canned_audits, deploy_event, load_canned, update_event
 

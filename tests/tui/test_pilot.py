@@ -10,12 +10,14 @@ from vaults import DEFAULT_PASSWORD
 
 from gc_tui.core.deploy import RowState
 from gc_tui.core.model import InstanceStatus
-from gc_tui.tui.fleet_model import RowKind, instance_row_key
+from gc_tui.tui.fleet_rows import RowKind, instance_row_key
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
+from gc_tui.core.secret import Secret
+from gc_tui.tui.app import GcTuiApp
 from tests.tui.conftest import SIZE, Fleet, audited, deploy_from_dialog, wait_for
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
@@ -348,10 +350,17 @@ class TestExport:
 
 class TestIdleLock:
     async def test_lock_drops_everything_and_asks_again(self, demo_fleet: Fleet) -> None:
-        app = demo_fleet.app(lock_after_minutes=1.5 / 60)
+        # The idle clock is ours to move: a loaded machine must not lock before the audit ends.
+        now = [0.0]
+        app = GcTuiApp(demo_fleet.settings(password=Secret(DEFAULT_PASSWORD),
+                                           lock_after_minutes=1 / 60),
+                       clock=lambda: now[0])
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: audited(app))
             await pilot.press("space")
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, UnlockScreen)
+            now[0] += 2.0
             await wait_for(pilot, lambda: isinstance(app.screen, UnlockScreen), timeout=5)
             assert app.ops.session is None and app.instances == []
             assert app.fleet.rows == {} and app.fleet.marks == set()
@@ -365,3 +374,21 @@ class TestIdleLock:
             app.screen.query_one("#password", Input).value = DEFAULT_PASSWORD
             await pilot.press("enter")
             await wait_for(pilot, lambda: audited(app))
+
+    async def test_locking_while_the_audit_is_still_answering(self, tmp_path: Path) -> None:
+        """Answers that arrive after the lock land nowhere: no crash, nothing shown."""
+        from tests.tui.conftest import fast_demo_instances, start_fleet
+
+        for fleet in start_fleet(tmp_path, fast_demo_instances(latency_seconds=0.4)):
+            now = [0.0]
+            app = GcTuiApp(fleet.settings(password=Secret(DEFAULT_PASSWORD),
+                                          lock_after_minutes=1 / 60),
+                           clock=lambda: now[0])
+            async with app.run_test(size=SIZE) as pilot:
+                await wait_for(pilot, lambda: app.ops.session is not None)
+                assert not audited(app)
+                now[0] += 2.0
+                await wait_for(pilot, lambda: isinstance(app.screen, UnlockScreen), timeout=5)
+                await pilot.pause(1.0)  # the answers that were on their way have come and gone
+                assert isinstance(app.screen, UnlockScreen)
+                assert app.fleet.rows == {} and app.fleet_screen.table.row_count == 0

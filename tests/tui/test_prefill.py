@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gc_tui.core.model import AppInfo, InstanceStatus
-from gc_tui.tui.fleet_model import FleetRow, RowKind
+from gc_tui.tui.fleet_rows import FleetRow, RowKind
 from gc_tui.tui.screens.deploy import prefill_image
 
 NEW = "communityfirst/superset-deployment"

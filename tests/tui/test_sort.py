@@ -8,7 +8,9 @@ import pytest
 from gc_tui.core.engine import RowState
 from gc_tui.core.model import InstanceStatus
 from gc_tui.tui.filter import parse_filter
-from gc_tui.tui.fleet_model import DEFAULT_SORT, FleetModel, SortColumn, SortOrder, instance_row_key
+from gc_tui.tui.fleet_model import FleetModel
+from gc_tui.tui.fleet_rows import instance_row_key
+from gc_tui.tui.fleet_sort import DEFAULT_SORT, SortColumn, SortOrder
 from tests.tui.conftest import deploy_event
 from tests.tui.test_model import audit
 

@@ -14,7 +14,9 @@ from textual.strip import Strip
 from gc_tui.core.engine import RowState
 from gc_tui.core.model import InstanceStatus
 from gc_tui.tui.filter import parse_filter
-from gc_tui.tui.fleet_model import FleetModel, SortColumn, SortOrder, Tone
+from gc_tui.tui.fleet_model import FleetModel
+from gc_tui.tui.fleet_rows import Tone
+from gc_tui.tui.fleet_sort import SortColumn, SortOrder
 from gc_tui.tui.widgets import fleet_cells
 from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES, CellMaker, CellStyles, render_row
 from gc_tui.tui.widgets.fleet_paint import Painter, fit
@@ -111,7 +113,7 @@ class TestSharedCells:
         cells = maker.row(model.rows[f"hostile/{HOSTILE}"], False, 0.0)
         shown = "".join(cell.plain for cell in cells)
         assert "[/bold]" in shown and "\x1b" not in shown and "\u202e" not in shown
-        assert all(not cell.spans or cell is cells[6] for cell in cells)  # no markup parsed
+        assert all(not cell.spans or cell is cells[7] for cell in cells)  # no markup parsed
 
 
 class TestFilterMemo:

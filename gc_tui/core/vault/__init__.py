@@ -8,6 +8,7 @@ Reading is blocking and CPU-bound: callers run it in a thread.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from gc_tui.core.model import Instance
@@ -29,6 +30,29 @@ from gc_tui.core.vault.file import (
     read_vault,
 )
 from gc_tui.core.vault.kdbx import VaultEntry
+
+
+@dataclass(frozen=True)
+class UnlockedVault:
+    """What an unlock yields: every entry (registry credentials are looked up among them)
+    and the entries that are CapRover instances."""
+
+    entries: tuple[VaultEntry, ...]
+    instances: tuple[Instance, ...]
+
+
+def unlock_vault(
+    path: Path,
+    password: Secret | None,
+    keyfile: Path | None = None,
+    *,
+    group: str | None = None,
+    tag: str | None = None,
+    allow_slow: bool = False,
+) -> UnlockedVault:
+    """read_vault + select_instances, keeping the entries too: blocking, run it in a thread."""
+    entries = read_vault(path, password, keyfile, allow_slow=allow_slow)
+    return UnlockedVault(tuple(entries), tuple(select_instances(entries, group=group, tag=tag)))
 
 
 def load_instances(
@@ -56,10 +80,12 @@ __all__ = [
     "VaultFileError",
     "VaultFormatError",
     "VaultSelectionError",
+    "UnlockedVault",
     "format_duration",
     "kdf_precheck",
     "load_instances",
     "normalise_url",
     "read_vault",
     "select_instances",
+    "unlock_vault",
 ]

@@ -34,7 +34,7 @@ from gc_tui.core.plan import (
     build_plan,
     skip_busy,
 )
-from gc_tui.tui.fleet_model import FleetRow
+from gc_tui.tui.fleet_rows import FleetRow
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.screens.fit import fit_dialog
 from gc_tui.tui.widgets.count_gate import CountGate
@@ -43,15 +43,21 @@ from gc_tui.tui.widgets.count_gate import CountGate
 def prefill_image(rows: Sequence[FleetRow]) -> str:
     """What the image field starts with.
 
-    The target, when every row has one and it is the same (the usual monthly case); else
-    ``repo:`` of the repository most (non-manual) rows run, so the operator types the tag.
+    The target, when every row has the same one and some row is not on it (the signed-off
+    monthly case); else the registry's newest tag, when every row's repository and tag line
+    have the same;
+    else ``repo:`` of the repository most (non-manual) rows run, so the operator types the tag.
     Marked rows often mix in a straggler on a legacy repository (a private-registry
     Superset); the majority's repository is what the operator means, and the plan shows
     every from -> to. With no majority nothing is guessed.
     """
     targets = {row.drift.target if row.drift is not None else None for row in rows}
-    if len(targets) == 1 and (target := next(iter(targets))) is not None:
+    off_target = any(row.drift is not None and row.drift.differs for row in rows)
+    if len(targets) == 1 and (target := next(iter(targets))) is not None and off_target:
         return target
+    newest = {row.upstream.newest_image if row.upstream is not None else None for row in rows}
+    if len(newest) == 1 and (image := next(iter(newest))) is not None:
+        return image  # every row is of one repository and line: its newest tag upstream
     repositories = Counter(
         parsed.familiar_repository
         for row in rows

@@ -14,7 +14,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from gc_tui.core.model import Instance
-from gc_tui.tui.fleet_model import FleetRow, RowKind, Tone
+from gc_tui.core.timestamps import format_timestamp
+from gc_tui.core.upstream import AppUpstream
+from gc_tui.tui.fleet_rows import FleetRow, RowKind, Tone
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES, format_elapsed
 from gc_tui.tui.widgets.tones import TONE_CLASSES, tone_styles
@@ -28,6 +30,21 @@ def _field(text: Text, label: str, value: object, style: str | Style = "") -> No
     shown.style = style
     text.append_text(shown)
     text.append("\n")
+
+
+def upstream_lines(text: Text, upstream: AppUpstream, running_image: str | None) -> None:
+    """What the registry says: the state, the newest tag with its digest and build time, and
+    the running tag's (a re-pushed tag shows two digests)."""
+    _field(text, "Upstream", upstream.label)
+    if upstream.newest:
+        newest = upstream.newest_details
+        when = format_timestamp(newest.created) if newest.created else "build time not read"
+        _field(text, "Newest", f"{upstream.newest}  {newest.digest or '(no digest)'}  {when}")
+    running = upstream.running_details
+    if running.digest or running.created:
+        tag = running_image.rsplit(":", 1)[-1] if running_image else ""
+        when = format_timestamp(running.created) if running.created else ""
+        _field(text, "Running tag", f"{tag}  {running.digest or ''}  {when}".rstrip())
 
 
 def detail_text(
@@ -86,6 +103,8 @@ def detail_text(
             _field(text, "Building", "a build is running on the server now")
         if app.tags:
             _field(text, "Tags", ", ".join(app.tags))
+        if row.upstream is not None:
+            upstream_lines(text, row.upstream, app.image)
         if row.drift is not None:
             _field(text, "Drift", f"{row.drift.state}: {row.drift.detail}")
             if row.drift.target:

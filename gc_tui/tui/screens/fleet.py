@@ -17,9 +17,11 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from gc_tui.core.upstream import UpstreamState
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
-from gc_tui.tui.fleet_model import Changes, FleetRow, RowKind
+from gc_tui.tui.fleet_model import Changes
+from gc_tui.tui.fleet_rows import FleetRow, RowKind
 from gc_tui.tui.widgets.fleet_table import FleetTable
 from gc_tui.tui.widgets.header import FleetHeader
 
@@ -186,6 +188,18 @@ class FleetScreen(Screen[None]):
         model.set_marks(off, True)
         self.flush(force_header=True)
         self.app.notify(f"Marked {len(off)} rows not on their target.", markup=False)
+
+    def action_mark_behind(self) -> None:
+        model = self.gc_app.fleet
+        behind = [
+            key
+            for key in model.visible_keys()
+            if (upstream := model.rows[key].upstream) is not None
+            and upstream.state is UpstreamState.BEHIND
+        ]
+        model.set_marks(behind, True)
+        self.flush(force_header=True)
+        self.app.notify(f"Marked {len(behind)} rows behind upstream.", markup=False)
 
     # -- actions that open other screens -------------------------------------------------
 

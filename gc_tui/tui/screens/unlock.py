@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -15,7 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, LoadingIndicator, Static
 from textual.worker import Worker, WorkerState
 
-from gc_tui.core.model import Instance
+if TYPE_CHECKING:  # the vault package loads pykeepass; the unlock screen shows first
+    from gc_tui.core.vault import UnlockedVault
+
 from gc_tui.core.secret import Secret
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.screens.fit import fit_dialog
@@ -56,7 +59,7 @@ def describe_unlock_error(error: BaseException) -> UnlockFailure:
     return UnlockFailure(f"The vault could not be opened ({type(error).__name__}).", False)
 
 
-class UnlockScreen(Screen[list[Instance]]):
+class UnlockScreen(Screen["UnlockedVault"]):
     """Dismissed with the vault's instances once unlocked."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit", id="unlock.quit")]
@@ -138,10 +141,10 @@ class UnlockScreen(Screen[list[Instance]]):
         )
 
     @work(thread=True, exit_on_error=False, group="unlock", name="unlock")
-    def _unlock(self, path: Path, password: Secret | None, keyfile: Path | None) -> list[Instance]:
-        from gc_tui.core.vault import load_instances
+    def _unlock(self, path: Path, password: Secret | None, keyfile: Path | None) -> UnlockedVault:
+        from gc_tui.core.vault import unlock_vault
 
-        return load_instances(
+        return unlock_vault(
             path,
             password,
             keyfile,

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from rich.style import Style
 from rich.text import Text
 
-from gc_tui.tui.fleet_model import FleetRow, RowKind, Tone
+from gc_tui.core.upstream import UpstreamState
+from gc_tui.tui.fleet_rows import FleetRow, RowKind, Tone
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.fleet_layout import columns_for
 
@@ -106,6 +107,31 @@ def _caprover_text(parts: CapRoverParts, styles: CellStyles) -> Text:
     return text
 
 
+# The upstream state as a sign before the newest tag: readable without colour, and one cell.
+_UPSTREAM_SIGNS = {
+    UpstreamState.BEHIND: "↑",
+    UpstreamState.REPUSHED: "↻",
+    UpstreamState.CURRENT: "=",
+    UpstreamState.FLOATING: "~",
+}
+
+
+def newest_word(row: FleetRow) -> str:
+    """The NEWEST cell: ``↑ 20260815-1002`` (behind), ``↻`` (re-pushed), ``=`` (current),
+    ``~`` (floating), ``? registry unreachable`` (unknown: the reason); blank until the
+    repository's registry has answered."""
+    upstream = row.upstream
+    if row.kind is not RowKind.APP or row.manual or upstream is None:
+        return ""
+    sign = _UPSTREAM_SIGNS.get(upstream.state)
+    if sign is not None and upstream.newest:
+        return f"{sign} {upstream.newest}"
+    if upstream.state is UpstreamState.UNKNOWN:
+        problem = upstream.error.problem if upstream.error is not None else "unknown"
+        return f"? {problem}"
+    return ""
+
+
 def _reason(row: FleetRow) -> str:
     return row.instance_error or ("no apps" if row.instance_status == "ok" else "")
 
@@ -130,6 +156,7 @@ def render_row(
         app_cell,
         image_cell,
         tag_cell,
+        safe_text(newest_word(row)),
         status_text(row, now, styles),
         caprover_text(row, styles),
     ]
@@ -195,6 +222,8 @@ class CellMaker:
             image_cell = self._text("image", (repository, row.manual),
                                     lambda: styled(repository, image_style))
             tag_cell = self._text("tag", (tag, row.manual), lambda: styled(tag, image_style))
+        newest = newest_word(row)
+        newest_cell = self._text("newest", newest, lambda: safe_text(newest))
         word = status_word(row, now)
         tone = row.status.tone
         status_cell = self._text("status", (word, tone),
@@ -207,6 +236,7 @@ class CellMaker:
             app_cell,
             image_cell,
             tag_cell,
+            newest_cell,
             status_cell,
             caprover_cell,
         )

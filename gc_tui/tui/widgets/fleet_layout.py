@@ -36,6 +36,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("app", "APP", 8),
     Column("image", "IMAGE", 10, give_way=1, keep_end=True),
     Column("tag", "TAG", 8, keep_end=True),
+    # What the registry says: "↑ 20260815-1002" when behind (fleet_cells.newest_word).
+    Column("newest", "NEWEST", 8, give_way=3, keep_end=True),
     Column("status", "STATUS", 11),  # "unreachable" and "auth failed" whole
     Column("caprover", "CAPROVER", 8, give_way=2),
 )

@@ -17,7 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from gc_tui.tui.fleet_model import SortOrder
+from gc_tui.tui.fleet_sort import SortOrder
 from gc_tui.tui.widgets.fleet_layout import GAP, Placed
 
 SORT_MARKS = {False: " ↑", True: " ↓"}  # ascending, descending

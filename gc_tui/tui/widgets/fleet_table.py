@@ -21,7 +21,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from gc_tui.tui.filter import NO_FILTER, Filter
-from gc_tui.tui.fleet_model import DEFAULT_SORT, Changes, FleetModel, RowKind, SortColumn
+from gc_tui.tui.fleet_model import Changes, FleetModel
+from gc_tui.tui.fleet_rows import RowKind
+from gc_tui.tui.fleet_sort import DEFAULT_SORT, SortColumn
 from gc_tui.tui.widgets.fleet_cells import (
     MARK_GLYPH,
     CellMaker,

@@ -10,7 +10,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from gc_tui.tui.filter import Filter
-from gc_tui.tui.fleet_model import DEFAULT_SORT, Counts, SortOrder, Tone
+from gc_tui.tui.fleet_model import Counts
+from gc_tui.tui.fleet_rows import Tone
+from gc_tui.tui.fleet_sort import DEFAULT_SORT, SortOrder
 from gc_tui.tui.safe import safe_text
 from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES
 from gc_tui.tui.widgets.tones import TONE_CLASSES, tone_styles

@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.style import Style
 from textual.widget import Widget
 
-from gc_tui.tui.fleet_model import Tone
+from gc_tui.tui.fleet_rows import Tone
 
 TONE_CLASSES = {tone: f"tone--{tone.value}" for tone in Tone}
 

@@ -564,7 +564,7 @@ class GcTuiApp(App[None]):
         yield from super().get_system_commands(screen)
         yield from fleet_commands(self, screen)
 
-    # -- crashes: never print locals (docs/security.md) ------------------------------------
+    # -- crashes: never print locals (docs/security.md#crash-reports) ----------------------
 
     def _handle_exception(self, error: Exception) -> None:
         # Same as Textual 8.2.8's, minus the ``__rich__`` path, which could render anything.

@@ -1,5 +1,5 @@
 """`gc-tui demo ...` runs the real commands on the demo fleet, whose scenarios are the table in
-guardian-connector.md §4: the states gc-tui reports must tell the same story."""
+docs/guardian-connector.md#scenarios: the states gc-tui reports must tell the same story."""
 
 from __future__ import annotations
 

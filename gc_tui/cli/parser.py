@@ -103,7 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0 when every instance answered, 1 when any did not, 2 for usage or vault errors.",
     )
     _vault_flags(audit)
-    audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    audit.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "matrix"),
+        default="table",
+        help="matrix: one line per instance, one column per app, each cell its tag (manual "
+        "for a server build, - when absent); fits the terminal, full width into a pipe",
+    )
     audit.add_argument(
         "--targets", type=Path, metavar="FILE", help="add each app's drift state against this file"
     )

@@ -1,4 +1,4 @@
-"""``gc-tui audit``: what every instance runs, as a table, JSON or CSV."""
+"""``gc-tui audit``: what every instance runs, as a table, JSON, CSV or a matrix."""
 
 from __future__ import annotations
 
@@ -23,6 +23,19 @@ def cmd_audit(ctx: Context) -> int:
         ctx.out(report.render_json(report.audit_json(audits, targets)))
     elif ctx.args.format == "csv":
         ctx.stdout.write(report.audit_csv(audits, targets))
+    elif ctx.args.format == "matrix":
+        from gc_tui.core.matrix import build_matrix
+
+        ctx.stdout.write(report.audit_matrix(build_matrix(audits, targets), _terminal_width(ctx)))
     else:
         ctx.stdout.write(report.audit_table(audits, targets))
     return EXIT_OK if all(audit.ok for audit in audits) else EXIT_INCOMPLETE
+
+
+def _terminal_width(ctx: Context) -> int | None:
+    """The terminal's width when stdout is one; None (full width) into a pipe or a file."""
+    if not ctx.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns

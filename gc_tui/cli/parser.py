@@ -200,7 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(--reconcile: only when every row of the runs ended done).",
     )
     _vault_flags(log)
-    log.add_argument("--format", choices=("table", "json"), default="table")
+    log.add_argument(
+        "--format",
+        choices=("table", "json", "markdown"),
+        default="table",
+        help="markdown: an upgrade note for each run (what changed, by app, then by "
+        "instance; what was skipped or failed, and why)",
+    )
     which = log.add_mutually_exclusive_group()
     which.add_argument("--last", action="store_true", help="only the latest run")
     which.add_argument("--run", metavar="ID", help="only this run")

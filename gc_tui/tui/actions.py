@@ -42,8 +42,9 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
     FleetAction("fleet.mark-visible", "a", "mark_visible", "All",
                 "Mark every visible app row"),
     FleetAction("fleet.unmark", "u", "unmark_all", "None", "Unmark every row"),
+    # Not in the footer: with `m` there it would pass 120 columns (`?` and the palette list it).
     FleetAction("fleet.invert", "i", "invert_marks", "Invert",
-                "Invert the marks among the visible rows"),
+                "Invert the marks among the visible rows", show=False),
     FleetAction("fleet.deploy", "d", "deploy", "Deploy",
                 "Deploy an image to the marked rows (the cursor row when none is marked); "
                 "shows the plan first"),
@@ -53,6 +54,10 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "Sort by the next column (then back to the vault's order)", show=False),
     FleetAction("fleet.sort-reverse", "S", "sort_reverse", "Reverse",
                 "Reverse the sort order", show=False),
+    FleetAction("fleet.matrix", "m", "toggle_matrix", "Matrix",
+                "Switch between the table and the matrix: one line per instance, one column "
+                "per app, each cell its tag and state; arrows move, space marks, enter shows "
+                "the cell"),
     FleetAction("fleet.detail", "enter", "detail", "Detail",
                 "Show the row: full image, version history, deploy state and build log"),
     FleetAction("fleet.refresh", "r", "refresh", "Refresh",

@@ -1,9 +1,13 @@
-"""The fleet screen: summary line, filter bar, the table, the footer.
+"""The fleet screen: summary line, filter bar, the table or the matrix, the footer.
 
 Actions change the App's model (marks, filter) and ask for a flush; the table itself is only
 written by ``flush``, which the App calls on a ~4 Hz timer, soon after rows arrive, and after
 each operator action. The filter applies on each keystroke: when keys come faster than the
 table is redrawn, the keystrokes waiting in the queue are applied at once.
+
+``m`` shows the matrix instead of the table: the same model, marks and filter, drawn as one
+line per instance. Only the view on screen is written by ``flush``; what the other missed
+waits in a backlog (the table) or is read again whole (the matrix) when it comes back.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from textual.widgets import Footer, Input
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
 from gc_tui.tui.fleet_model import Changes, FleetRow, RowKind
+from gc_tui.tui.widgets.fleet_matrix import FleetMatrix
 from gc_tui.tui.widgets.fleet_table import FleetTable
 from gc_tui.tui.widgets.header import FleetHeader
+from gc_tui.tui.widgets.matrix_legend import MatrixLegend
 
 if TYPE_CHECKING:
     from gc_tui.tui.app import GcTuiApp
@@ -36,6 +42,7 @@ class FleetScreen(Screen[None]):
         super().__init__(id="fleet-screen")
         self.with_drift = with_drift
         self._filter_pending = False
+        self._table_backlog = Changes()  # what the table missed while the matrix showed
 
     @property
     def gc_app(self) -> GcTuiApp:
@@ -45,11 +52,26 @@ class FleetScreen(Screen[None]):
     def table(self) -> FleetTable:
         return self.query_one(FleetTable)
 
+    @property
+    def matrix(self) -> FleetMatrix:
+        return self.query_one(FleetMatrix)
+
+    @property
+    def matrix_shown(self) -> bool:
+        return self.has_class("-matrix")
+
+    @property
+    def view(self) -> FleetTable | FleetMatrix:
+        """The table or the matrix, whichever is on screen."""
+        return self.matrix if self.matrix_shown else self.table
+
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header")
         yield Input(placeholder="filter: text, regex, instance: app: image: status:, ! negates",
                     id="filter")
         yield FleetTable(with_drift=self.with_drift, id="fleet-table")
+        yield FleetMatrix(id="fleet-matrix")
+        yield MatrixLegend(id="matrix-legend")
         # ctrl+p still opens the palette (the help screen says so); its hint costs a key's room.
         yield Footer(compact=True, show_command_palette=False)
 
@@ -65,7 +87,13 @@ class FleetScreen(Screen[None]):
         changes = model.take_changes()
         # Rows that are deploying show elapsed time, which changes without an event.
         changes.cells.update(model.deploying_keys())
-        if changes.cells or changes.structure:
+        if self.matrix_shown:
+            self._table_backlog.cells |= changes.cells
+            self._table_backlog.structure |= changes.structure
+            if changes.cells or changes.structure:
+                self.matrix.sync(model, changes, time.monotonic())
+                self._show_counts()
+        elif changes.cells or changes.structure:
             with self.app.batch_update():
                 self.table.sync(model, changes, time.monotonic())
         if changes.cells or changes.structure or force_header:
@@ -96,12 +124,13 @@ class FleetScreen(Screen[None]):
         filter_input.display = False
         self.flush(force_header=True)
         self.table.forget()
-        self.table.focus()
+        self.matrix.forget()
+        self.view.focus()
 
     # -- the cursor row and the marked rows ----------------------------------------------
 
     def cursor_row(self) -> FleetRow | None:
-        key = self.table.cursor_key()
+        key = self.view.cursor_key()
         return self.gc_app.fleet.rows.get(key) if key is not None else None
 
     def selected_rows(self) -> list[FleetRow]:
@@ -124,7 +153,7 @@ class FleetScreen(Screen[None]):
         filter_input.value = ""
         filter_input.display = False
         self.gc_app.fleet.set_filter(NO_FILTER)
-        self.table.focus()
+        self.view.focus()
         self.flush(force_header=True)
 
     @on(Input.Changed, "#filter")
@@ -143,7 +172,7 @@ class FleetScreen(Screen[None]):
         self.apply_filter()
         if not event.value.strip():
             event.input.display = False
-        self.table.focus()
+        self.view.focus()
 
     def apply_filter(self) -> None:
         self._filter_pending = False
@@ -153,12 +182,12 @@ class FleetScreen(Screen[None]):
     # -- marks -------------------------------------------------------------------------------
 
     def action_toggle_mark(self) -> None:
-        key = self.table.cursor_key()
+        key = self.view.cursor_key()
         if key is None:
             return
         self.gc_app.fleet.toggle_mark(key)
         self.flush(force_header=True)
-        self.table.action_cursor_down()
+        self.view.action_cursor_down()
 
     def action_mark_visible(self) -> None:
         self.gc_app.fleet.mark_visible()
@@ -234,3 +263,35 @@ class FleetScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.gc_app.open_help()
+
+    # -- the matrix ----------------------------------------------------------------------
+
+    def action_toggle_matrix(self) -> None:
+        """The table or the matrix; the cursor stays on its instance and app."""
+        model = self.gc_app.fleet
+        key = self.view.cursor_key()
+        shown = not self.matrix_shown
+        self.set_class(shown, "-matrix")
+        now = time.monotonic()
+        if shown:
+            self.matrix.sync(model, Changes(structure=True), now)
+            self._show_counts()
+        else:
+            backlog, self._table_backlog = self._table_backlog, Changes()
+            with self.app.batch_update():
+                self.table.sync(model, backlog, now)
+        if key is not None:
+            self.view.move_to_key(key)
+        self.view.focus()
+
+    def _show_counts(self) -> None:
+        self.query_one(MatrixLegend).show_counts(self.matrix.shown, len(self.gc_app.fleet.marks))
+
+    @on(FleetMatrix.CursorMoved)
+    def _matrix_cursor_moved(self, event: FleetMatrix.CursorMoved) -> None:
+        event.stop()
+        cursor = self.matrix.cursor
+        row = self.matrix.cursor_row()
+        key = self.matrix.cursor_key()
+        fleet_row = self.gc_app.fleet.rows.get(key) if key is not None else None
+        self.query_one(MatrixLegend).show_cursor(row, cursor[1] if cursor else None, fleet_row)

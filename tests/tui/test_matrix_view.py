@@ -111,7 +111,7 @@ class TestKeyboardAlone:
             assert shown.apps == ("superset", "superset-worker", "superset-init-and-beat")
             assert "fernridge" not in shown.instances and len(shown.instances) == 10
             assert screen.matrix.has_focus
-            counts = str(screen.query_one("#matrix-counts", Static).render())
+            counts = str(screen.query_one("#matrix-counts", Static).render()).replace("\xa0", " ")
             assert "↓ stale 9" in counts and "✎ manual 6" in counts
             screen.query_one("#filter", Input).value = "instance:^(emberfalls|fernridge)$"
             screen.apply_filter()

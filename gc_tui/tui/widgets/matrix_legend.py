@@ -23,6 +23,11 @@ from gc_tui.tui.widgets.fleet_cells import MARK_GLYPH, PLAIN_STYLES
 from gc_tui.tui.widgets.tones import TONE_CLASSES, tone_styles
 
 
+def _item(*words: object) -> str:
+    """Words joined by no-break spaces: a wrapped legend never splits an item."""
+    return "\u00a0".join(str(word) for word in words)
+
+
 def counts_text(
     shown: ShownGrid, marked: int, tones: Mapping[Tone, Style] = PLAIN_STYLES.tones
 ) -> Text:
@@ -33,16 +38,16 @@ def counts_text(
         if counts[word]:
             if text:
                 text.append("  ")
-            text.append(f"{STATE_GLYPHS[word]} {word} {counts[word]}",
+            text.append(_item(STATE_GLYPHS[word], word, counts[word]),
                         style=tones[STATE_TONES[word]])
     failed = shown.failed
     if failed:
         text.append("  " if text else "")
-        text.append(f"{FAILED_GLYPH} {failed} failed", style=tones[Tone.FAILED])
+        text.append(_item(FAILED_GLYPH, str(failed), "failed"), style=tones[Tone.FAILED])
     if not text:
         text.append("no cells", style=tones[Tone.MUTED])
     text.append(" │ ")
-    text.append(f"{MARK_GLYPH} {marked} marked", style="bold" if marked else "")
+    text.append(_item(MARK_GLYPH, str(marked), "marked"), style="bold" if marked else "")
     return text
 
 
@@ -50,7 +55,8 @@ def cursor_text(
     row: MatrixRow | None, app: str | None, fleet_row: FleetRow | None,
     tones: Mapping[Tone, Style] = PLAIN_STYLES.tones,
 ) -> Text:
-    """The cursor's cell in words: instance / app, the whole image, the state and why."""
+    """The cursor's cell in words: instance / app, the state and why, the whole image (last:
+    a narrow terminal cuts it first)."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if row is None:
         return text
@@ -68,14 +74,14 @@ def cursor_text(
     text.append(" / ")
     text.append_text(safe_text(app, style="bold"))
     text.append("  ")
-    text.append_text(safe_text(cell.image or "(not on this instance)"))
-    text.append("  ")
     text.append(f"{look.glyph} {look.word}", style=tones[look.tone])
     detail = (fleet_row.deploy.error if fleet_row is not None and fleet_row.deploy is not None
               and fleet_row.deploy.error else cell.detail)
     if detail and look.word != "absent":
         text.append(": ")
         text.append_text(safe_text(detail))
+    text.append("  ")
+    text.append_text(safe_text(cell.image or "(not on this instance)"))
     return text
 
 

@@ -43,6 +43,9 @@ CellState = DriftState | UpstreamState
 
 # (instance name, app) -> its upstream state, or None when nobody looked it up.
 UpstreamOf = Callable[[str, AppInfo], AppUpstream | None]
+# (app name, deployed image) -> its drift against the targets: ``drift.drift_of``, or a memo
+# of it (a fleet runs few distinct images, and the TUI builds rows as servers answer).
+DriftOf = Callable[[str, str | None], Drift]
 
 # The Guardian Connector stack, as its installer names the apps, each service group together
 # (docs/matrix.md, "Column order").
@@ -94,13 +97,17 @@ def cell_state(drift: Drift, upstream: AppUpstream | None) -> CellState:
 def image_tag(image: str) -> str:
     """The tag an image runs, as the matrix shows it: ``latest`` when none is written,
     ``@sha256:1234567`` when a digest alone pins it."""
+    if "@" not in image:
+        # Without a digest the tag is what follows the last ':' of the last path component
+        # (a ':' before a '/' is a registry's port); parsing the whole reference costs 50x.
+        head, colon, tail = image.rpartition(":")
+        return tail if colon and head and "/" not in tail else "latest"
     parsed = try_parse_image(image)
+    if parsed is not None and parsed.effective_tag is not None:
+        return parsed.effective_tag
     if parsed is not None:
-        if parsed.effective_tag is not None:
-            return parsed.effective_tag
         return f"@{(parsed.digest or '')[:14]}"
-    head, colon, tail = image.rpartition(":")
-    return tail if colon and head and "/" not in tail else ""
+    return image.rpartition("@")[0].rpartition(":")[2]
 
 
 @dataclass(frozen=True)
@@ -186,9 +193,15 @@ def _no_targets() -> Targets:
 
 
 def matrix_row(
-    audit: InstanceAudit, targets: Targets | None = None, upstream: UpstreamOf | None = None
+    audit: InstanceAudit,
+    targets: Targets | None = None,
+    upstream: UpstreamOf | None = None,
+    drift_fn: DriftOf | None = None,
 ) -> MatrixRow:
-    """One instance's cells: its apps, then the target apps it lacks (``missing``)."""
+    """One instance's cells: its apps, then the target apps it lacks (``missing``).
+
+    ``drift_fn``: ``drift_of`` against ``targets`` unless given (the same function, memoised).
+    """
     name = audit.instance.name
     if not audit.ok:
         return MatrixRow(name, audit.status, audit.error)
@@ -197,7 +210,8 @@ def matrix_row(
     for app in audit.apps:
         if app.name in cells:
             continue  # a server listing an app twice: the first one, as the table does
-        drift = drift_of(app.name, app.image, targets)
+        drift = (drift_fn(app.name, app.image) if drift_fn is not None
+                 else drift_of(app.name, app.image, targets))
         found = upstream(name, app) if upstream is not None else None
         state = cell_state(drift, found)
         detail = drift.detail if found is None or state is drift.state else _upstream_detail(found)

@@ -10,10 +10,11 @@ deploy states. ``cell_look`` is the single source of truth for what a cell shows
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from gc_tui.core.drift import Drift, drift_of
 from gc_tui.core.engine import RowState
 from gc_tui.core.matrix import (
     STATE_GLYPHS,
@@ -21,6 +22,7 @@ from gc_tui.core.matrix import (
     MatrixRow,
     UpstreamOf,
     column_order,
+    count_states,
     matrix_row,
 )
 from gc_tui.core.matrix_fit import text_width
@@ -89,6 +91,7 @@ class ShownGrid:
     rows: Mapping[str, MatrixRow]
     matching: frozenset[str] | None = None  # cell keys the filter keeps; None: no filter
     widths: Mapping[str, int] = field(default_factory=dict)  # app -> its widest text
+    row_counts: Mapping[str, Counter[str]] = field(default_factory=dict)  # per instance
 
     def in_filter(self, key: str) -> bool:
         return self.matching is None or key in self.matching
@@ -96,6 +99,10 @@ class ShownGrid:
     def counts(self) -> Counter[str]:
         """Cells per state among the cells shown and kept by the filter."""
         found: Counter[str] = Counter()
+        if self.matching is None and self.row_counts:
+            for instance in self.instances:  # every cell of every row: counted when built
+                found.update(self.row_counts[instance])
+            return found
         for instance in self.instances:
             row = self.rows[instance]
             for app in self.apps:
@@ -117,13 +124,18 @@ class MatrixGrid:
 
     def __init__(self, upstream: UpstreamOf | None = None) -> None:
         self.upstream = upstream  # None until upstream lookups reach the TUI
-        self._rows: dict[str, tuple[InstanceAudit, MatrixRow]] = {}
+        # instance -> (the audit its row was built from, the row, each cell's text width)
+        self._rows: dict[str, tuple[InstanceAudit, MatrixRow, dict[str, int]]] = {}
+        self._counts: dict[str, Counter[str]] = {}  # instance -> its cells per state
         self._targets: Targets | None = None
+        self._drifts: dict[tuple[str, str | None], Drift] = {}  # drift_of, per (app, image)
         self._columns: tuple[str, ...] = ()
         self._widths: dict[str, int] = {}
 
     def forget(self) -> None:
         self._rows.clear()
+        self._counts.clear()
+        self._drifts.clear()
         self._columns = ()
         self._widths = {}
 
@@ -132,26 +144,43 @@ class MatrixGrid:
         if fleet.targets is not self._targets:
             self._targets = fleet.targets
             self._rows.clear()
+            self._counts.clear()
+            self._drifts.clear()
         changed = False
         for name in [name for name in self._rows if name not in fleet.audits]:
             del self._rows[name]
+            del self._counts[name]
             changed = True
         for name, audit in fleet.audits.items():
             kept = self._rows.get(name)
             if kept is None or kept[0] is not audit:
-                self._rows[name] = (audit, matrix_row(audit, fleet.targets, self.upstream))
+                row = matrix_row(audit, fleet.targets, self.upstream, self._drift)
+                self._rows[name] = (audit, row, _text_widths(row))
+                self._counts[name] = count_states(row.cells.values())
                 changed = True
         if changed:
-            apps = {app for _, row in self._rows.values() for app in row.cells}
+            apps = {app for _, row, _ in self._rows.values() for app in row.cells}
             groups = fleet.targets.groups if fleet.targets is not None else {}
             self._columns = column_order(apps, groups)
-            self._widths = _widest(row for _, row in self._rows.values())
+            widths: dict[str, int] = {}
+            for _, _, row_widths in self._rows.values():
+                for app, width in row_widths.items():
+                    if width > widths.get(app, 0):
+                        widths[app] = width
+            self._widths = widths
         return changed
+
+    def _drift(self, app_name: str, image: str | None) -> Drift:
+        key = (app_name, image)
+        found = self._drifts.get(key)
+        if found is None:
+            found = self._drifts[key] = drift_of(app_name, image, self._targets or Targets({}))
+        return found
 
     def shown(self, fleet: FleetModel) -> ShownGrid:
         """The instances with a row the filter keeps, in the model's order, and the columns
         of those rows; with no filter, every answered instance and every column."""
-        rows = {name: row for name, (_, row) in self._rows.items()}
+        rows = {name: row for name, (_, row, _) in self._rows.items()}
         instances: list[str] = []
         seen: set[str] = set()
         apps: set[str] = set()
@@ -169,16 +198,9 @@ class MatrixGrid:
         columns = (tuple(app for app in self._columns if app in apps) if filtering
                    else self._columns)
         matching = frozenset(fleet.visible_keys()) if filtering else None
-        return ShownGrid(tuple(instances), columns, rows, matching, self._widths)
+        return ShownGrid(tuple(instances), columns, rows, matching, self._widths, self._counts)
 
 
-def _widest(rows: Iterable[MatrixRow]) -> dict[str, int]:
-    """Each app's widest cell text over every row (deploy words are cut to fit)."""
-    widths: dict[str, int] = {}
-    for row in rows:
-        for app, cell in row.cells.items():
-            look = cell_look(cell, None)
-            width = text_width(look.text)
-            if width > widths.get(app, 0):
-                widths[app] = width
-    return widths
+def _text_widths(row: MatrixRow) -> dict[str, int]:
+    """Each cell's text width (a deploy's word is cut to fit the column, not the reverse)."""
+    return {app: text_width(cell_look(cell, None).text) for app, cell in row.cells.items()}

@@ -125,6 +125,24 @@ class TestKeyboardAlone:
 
 
 class TestWhatCellsSay:
+    async def test_the_tui_grid_is_the_headless_grid(self, targets: Path) -> None:
+        """The same core rows: every cell's text and state, and the legend's counts."""
+        from gc_tui.core.matrix import build_matrix
+        from gc_tui.core.targets import load_targets
+        from tests.tui.conftest import canned_audits
+
+        headless = build_matrix(canned_audits(), load_targets(targets))
+        app = app_with(targets)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_matrix(pilot)
+            shown = app.fleet_screen.matrix.shown
+            assert shown.apps == headless.apps
+            for row in headless.rows:
+                assert shown.rows[row.instance] == row
+            assert shown.counts() == headless.counts()
+            counts = str(app.fleet_screen.query_one("#matrix-counts", Static).render())
+            assert "✓\xa0current\xa047" in counts and "✗\xa02\xa0failed" in counts
+
     async def test_failed_instances_show_their_status_across_the_row(self, targets: Path) -> None:
         app = app_with(targets)
         async with app.run_test(size=(120, 40)) as pilot:

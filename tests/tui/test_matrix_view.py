@@ -214,6 +214,29 @@ class TestWhatCellsSay:
             assert "↓ 20260731-948" in staging  # on target, behind upstream
             assert "✓ 20260728-165" in staging  # gc-landing-page: drift, as before
 
+    async def test_a_jump_to_a_cell_off_screen_brings_its_column(self, targets: Path) -> None:
+        import re
+
+        app = app_with(targets)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_matrix(pilot)
+            app.fleet_screen.matrix.move_to_key("kestrelbay/wildlife")
+            await pilot.pause()
+            screen = re.sub(r"<[^>]+>", "", app.export_screenshot()).replace("&#160;", " ")
+            assert "wildlife" in screen and "◂" in screen
+
+    async def test_enter_on_an_absent_app_says_so(self, targets: Path) -> None:
+        app = app_with(targets)
+        said: list[str] = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_matrix(pilot)
+            app.notify = lambda message, **_: said.append(str(message))  # type: ignore[method-assign]
+            app.fleet_screen.matrix.move_to_key("staging/wildlife")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert not isinstance(app.screen, DetailScreen)
+            assert said == ["wildlife is not on staging."]
+
     async def test_the_lock_leaves_nothing_from_the_servers(self, targets: Path) -> None:
         app = app_with(targets)
         async with app.run_test(size=(120, 40)) as pilot:

@@ -21,6 +21,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from gc_tui.core.text import printable
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
 from gc_tui.tui.fleet_model import Changes, FleetRow, RowKind
@@ -225,6 +226,8 @@ class FleetScreen(Screen[None]):
         row = self.cursor_row()
         if row is not None:
             self.gc_app.open_detail(row.key)
+        elif self.matrix_shown and (cursor := self.matrix.cursor) is not None and cursor[1]:
+            self.app.notify(printable(f"{cursor[1]} is not on {cursor[0]}."), markup=False)
 
     @on(FleetTable.RowChosen, "#fleet-table")
     def _row_chosen(self, event: FleetTable.RowChosen) -> None:

@@ -101,12 +101,14 @@ class FleetMatrix(ScrollView, can_focus=True):
         return len(self._painter) if self._painter is not None else 0
 
     def move_to_key(self, key: str) -> None:
+        """Put the cursor on the cell of a fleet row key (its instance's row when failed)."""
         instance, _, app = key.partition("/")
+        row, col = self._row, self._col
         if instance in self.shown.instances:
-            self._row = self.shown.instances.index(instance)
+            row = self.shown.instances.index(instance)
         if app in self.shown.apps:
-            self._col = self.shown.apps.index(app)
-        self._cursor_changed()
+            col = self.shown.apps.index(app)
+        self._move(row, col)
 
     # -- writing the model in ------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class MatrixGrid:
     """The core rows of every answered instance, and the columns they make."""
 
     def __init__(self, upstream: UpstreamOf | None = None) -> None:
-        self.upstream = upstream  # None until upstream lookups reach the TUI
+        self.upstream = upstream  # None until upstream lookups reach the TUI: set_upstream
         # instance -> (the audit its row was built from, the row, each cell's text width)
         self._rows: dict[str, tuple[InstanceAudit, MatrixRow, dict[str, int]]] = {}
         self._counts: dict[str, Counter[str]] = {}  # instance -> its cells per state
@@ -131,6 +131,13 @@ class MatrixGrid:
         self._drifts: dict[tuple[str, str | None], Drift] = {}  # drift_of, per (app, image)
         self._columns: tuple[str, ...] = ()
         self._widths: dict[str, int] = {}
+
+    def set_upstream(self, upstream: UpstreamOf | None) -> None:
+        """New upstream lookups: every row is built again at the next update (rows are
+        otherwise built again only when their instance's audit changes)."""
+        self.upstream = upstream
+        self._rows.clear()
+        self._counts.clear()
 
     def forget(self) -> None:
         self._rows.clear()

@@ -14,6 +14,7 @@ from gc_tui.core.targets import save_targets, targets_from_mapping
 from gc_tui.core.upstream import AppUpstream, UpstreamState
 from gc_tui.settings import Settings
 from gc_tui.tui.app import make_app
+from gc_tui.tui.fleet_model import Changes
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from tests.demo_data import demo_fleet_data
@@ -207,8 +208,13 @@ class TestWhatCellsSay:
                     return None
                 return AppUpstream(UpstreamState.BEHIND, newest="20260901-1000")
 
-            matrix.grid.upstream = upstream
             await pilot.press("m")
+            await pilot.pause()
+            staging = next(line for line in lines_of(app) if line.startswith("staging"))
+            assert "✓ 20260731-948" in staging  # no lookups yet: on target
+            matrix.grid.set_upstream(upstream)  # lookups arrive after the audit
+            app.fleet_screen.flush(force_header=True)
+            matrix.sync(app.fleet, Changes(structure=True), 0.0)
             await pilot.pause()
             staging = next(line for line in lines_of(app) if line.startswith("staging"))
             assert "↓ 20260731-948" in staging  # on target, behind upstream

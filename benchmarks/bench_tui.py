@@ -10,6 +10,11 @@ Measures, against a fake fleet in another process (the audit runs for real, in t
      The time inside apply_filter (filter + table sync) is also shown, and the Pilot.press +
      Pilot.pause round trip (the former measurement, which has a ~64 ms floor of its own).
 
+  4. the matrix (`m`, shown before the audit starts answering): from the last instance's
+     answer to the end of the first screen update that shows every instance; target 0.3 s;
+  5. the matrix's filter: keystroke to the end of the first screen update after the filter
+     applied, as in 3; target median 50 ms.
+
 Each figure is taken in ``--runs`` separate app sessions (default 5) and reported as the
 median of the runs and their spread (lowest to highest): one run on a shared 2-core machine
 says little. The targets are checked against the median.
@@ -200,6 +205,101 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
     return figures
 
 
+async def _measure_matrix(vault: Path, instances: int) -> dict[str, float]:
+    """Figures 4 and 5, in their own app session: the matrix on screen from the start."""
+    from textual import events
+
+    from gc_tui.core.operations import AuditArrived
+    from gc_tui.core.secret import Secret
+    from gc_tui.settings import Settings
+    from gc_tui.tui.app import GcTuiApp
+    from gc_tui.tui.screens.fleet import FleetScreen
+
+    arrivals: list[float] = []
+
+    class TimedApp(GcTuiApp):
+        def on_ops_message(self, message) -> None:  # type: ignore[no-untyped-def]
+            super().on_ops_message(message)
+            if isinstance(message.event, AuditArrived):
+                arrivals.append(time.perf_counter())
+
+    app = TimedApp(Settings(vault=vault, group="CapRover", password=Secret(VAULT_PASSWORD),
+                            audit_concurrency=instances, lock_after_minutes=0))
+    figures: dict[str, float] = {}
+    async with app.run_test(size=(160, 50)) as pilot:
+        deadline = time.perf_counter() + 120
+        while not isinstance(app.screen, FleetScreen) or app.ops.session is None:
+            await pilot.pause(0.02)
+            if time.perf_counter() > deadline:
+                raise SystemExit("the vault did not unlock")
+        screen = app.screen
+        screen.action_toggle_matrix()
+        figures["answers_before_m"] = len(arrivals)
+        matrix = screen.matrix
+        syncs: list[tuple[float, float, int]] = []  # (start, end, instances shown)
+        updates: list[tuple[float, float]] = []  # (start, end) of each screen update
+        original_sync = matrix.sync
+        original_refresh = screen._compositor_refresh
+
+        def sync(model, changes, now):  # type: ignore[no-untyped-def]
+            start = time.perf_counter()
+            original_sync(model, changes, now)
+            syncs.append((start, time.perf_counter(), len(matrix.shown.instances)))
+
+        def compositor_refresh() -> None:
+            begin = time.perf_counter()
+            original_refresh()
+            updates.append((begin, time.perf_counter()))
+
+        matrix.sync = sync  # type: ignore[method-assign]
+        screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
+        while len(arrivals) < instances:
+            await pilot.pause(0.005)
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"only {len(arrivals)} audits arrived")
+        last_answer = arrivals[-1]
+        while True:
+            whole = [end for _, end, shown in syncs if shown == instances and end >= last_answer]
+            if whole and any(begin >= whole[0] for begin, _ in updates):
+                break
+            await pilot.pause(0.002)
+            if time.perf_counter() > deadline:
+                raise SystemExit("the matrix never showed every instance")
+        drawn = min(end for begin, end in updates if begin >= whole[0])
+        figures["matrix_shown"] = drawn - last_answer
+
+        applied: list[float] = []
+        original_apply = screen.apply_filter
+
+        def apply_filter() -> None:
+            original_apply()
+            applied.append(time.perf_counter())
+
+        screen.apply_filter = apply_filter  # type: ignore[method-assign]
+        await pilot.press("slash")
+        await pilot.pause()
+        driver = app._driver
+        assert driver is not None
+        per_key: list[float] = []
+        for char in FILTER_TEXT:
+            await pilot.pause()
+            count = len(applied)
+            event = events.Key("minus" if char == "-" else char, char)
+            event.set_sender(app)
+            pressed = time.perf_counter()
+            driver.send_message(event)
+            while not (len(applied) > count and any(b >= applied[count] for b, _ in updates)):
+                await asyncio.sleep(0.0005)
+                if time.perf_counter() - pressed > 10:
+                    raise SystemExit(f"the filter did not apply {char!r}")
+            per_key.append(min(e for b, e in updates if b >= applied[count]) - pressed)
+        figures["matrix_filter_median"] = statistics.median(per_key)
+        figures["matrix_filter_worst"] = max(per_key)
+        figures["matrix_filter_cells"] = float(
+            len(matrix.shown.instances) * len(matrix.shown.apps))
+    return figures
+
+
 def _spread(values: list[float], scale: float = 1.0, unit: str = " s", digits: int = 3) -> str:
     """Median and range of one figure over the runs."""
     shown = [value * scale for value in values]
@@ -233,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             figures = asyncio.run(_measure(vault, args.instances, args.apps))
             if figures["bad"]:
                 raise SystemExit(f"{figures['bad']} instances failed the audit")
+            figures.update(asyncio.run(_measure_matrix(vault, args.instances)))
             runs.append(figures)
 
     def each(name: str) -> list[float]:
@@ -255,6 +356,19 @@ def main(argv: list[str] | None = None) -> int:
                 _spread(each("filter_median"), 1000, " ms", 0))
     report.info("filter keystroke -> redrawn, worst single key",
                 f"{max(each('filter_worst')) * 1000:.0f} ms")
+    report.info("matrix: answers before m was pressed (last run)",
+                f"{last['answers_before_m']:.0f}")
+    report.info("matrix shown after the last answer", _spread(each("matrix_shown")))
+    report.info("matrix filter keystroke -> redrawn, median of each run",
+                _spread(each("matrix_filter_median"), 1000, " ms", 0))
+    report.info("matrix filter keystroke -> redrawn, worst single key",
+                f"{max(each('matrix_filter_worst')) * 1000:.0f} ms")
+    report.info("matrix: cells left after typing",
+                f"{FILTER_TEXT!r}: {last['matrix_filter_cells']:.0f}")
+    report.check("matrix shown after the last answer (median)",
+                 statistics.median(each("matrix_shown")), 0.3, " s")
+    report.check("matrix filter keystroke -> redrawn (median)",
+                 statistics.median(each("matrix_filter_median")) * 1000, 50, " ms")
     report.check("rows shown after the last answer (median)",
                  statistics.median(each("rows_shown")), 0.5, " s")
     report.check(

@@ -1,4 +1,4 @@
-"""Headless renderings of an audit and of a deploy: table, CSV, JSON.
+"""Headless renderings of an audit and of a deploy: table, CSV, JSON, and the matrix.
 
 Every string from a server or the vault goes through ``printable`` before it reaches a
 terminal or a spreadsheet; JSON escapes control characters by itself.
@@ -16,6 +16,7 @@ from gc_tui.core.model import AppInfo, InstanceAudit
 from gc_tui.core.text import printable
 
 if TYPE_CHECKING:
+    from gc_tui.core.matrix import Matrix
     from gc_tui.core.upstream import AppUpstream
 
 TABLE_WIDTH = 100
@@ -228,3 +229,109 @@ def audit_table(
         f"{len(audits)} instances: {ok} ok, {len(audits) - ok} failed; {apps} apps, {manual} manual"
     )
     return "\n".join(lines) + "\n"
+
+
+# -- the matrix: one line per instance, one column per app (core/matrix.py) -------------------
+
+MATRIX_GAP = 2
+MATRIX_TAG_FLOOR = 10  # "…0731-948": the day and the run number of a date-build tag
+MATRIX_LABEL_FLOOR = 8  # "…-worker", "…-native": enough to tell a group's members apart
+MATRIX_INSTANCE_LABEL = "instance"
+
+
+def audit_matrix(matrix: Matrix, width: int | None = None) -> str:
+    """The grid as text: a header of app names, then each instance's tags (``manual`` for
+    a server build, ``-`` when absent); a failed instance's status across its row.
+
+    ``width`` None: every column whole. Otherwise the columns share ``width`` cells, tags and
+    names cut as the TUI cuts them, and columns that still do not fit go to a second block
+    below, which repeats the instance names.
+    """
+    from gc_tui.core.matrix import LEGEND_ORDER
+    from gc_tui.core.matrix_fit import cut_labels, panels, share_room, text_width
+
+    names = [printable(row.instance) for row in matrix.rows]
+    name_width = max([text_width(name) for name in names] + [len(MATRIX_INSTANCE_LABEL)])
+    labels = [printable(app) for app in matrix.apps]
+    texts = {
+        row.instance: [printable(row.cell(app).text) for app in matrix.apps]
+        for row in matrix.rows if row.ok
+    }
+    cell_widths = [
+        max((text_width(cells[index]) for cells in texts.values()), default=1) + MATRIX_GAP
+        for index in range(len(labels))
+    ]
+    label_widths = [text_width(label) + MATRIX_GAP for label in labels]
+    if width is None:
+        whole = [max(cell, label) for cell, label in zip(cell_widths, label_widths, strict=True)]
+        blocks = [(range(len(labels)), whole)]
+    else:
+        floors = [min(cell, MATRIX_TAG_FLOOR + MATRIX_GAP) for cell in cell_widths]
+        room = max(width - name_width, 1)
+        # As few blocks as the floors need; with that many, tags whole where they can be.
+        whole_tags = cut_labels(cell_widths, label_widths, floors, MATRIX_LABEL_FLOOR + MATRIX_GAP)
+        packed = panels(floors, room)
+        loose = panels(whole_tags, room)
+        blocks = []
+        for columns in loose if len(loose) <= len(packed) else packed:
+            shares = share_room([cell_widths[i] for i in columns],
+                                [label_widths[i] for i in columns],
+                                [floors[i] for i in columns], room,
+                                MATRIX_LABEL_FLOOR + MATRIX_GAP)
+            blocks.append((columns, shares))
+    lines: list[str] = []
+    for number, (columns, shares) in enumerate(blocks):
+        if number:
+            lines.append("")
+        lines.extend(_matrix_block(matrix, names, name_width, labels, texts, columns, shares))
+    counts = matrix.counts()
+    ok = sum(1 for row in matrix.rows if row.ok)
+    summary = (
+        f"{len(matrix.rows)} instances: {ok} ok, {len(matrix.rows) - ok} failed; "
+        f"{len(matrix.apps)} apps"
+    )
+    states = ", ".join(f"{counts[state]} {state}" for state in LEGEND_ORDER if counts[state])
+    if states:
+        summary += f"; cells: {states}"
+    lines.append("")
+    if width is None:
+        lines.append(summary)
+    else:
+        import textwrap
+
+        lines.extend(textwrap.wrap(summary, max(width, 20)))
+    return "\n".join(lines) + "\n"
+
+
+def _matrix_block(
+    matrix: Matrix,
+    names: Sequence[str],
+    name_width: int,
+    labels: Sequence[str],
+    texts: dict[str, list[str]],
+    columns: range,
+    shares: Sequence[int],
+) -> list[str]:
+    from gc_tui.core.matrix_fit import abbreviate_tag, keep_start, short_label, text_width
+
+    def pad(text: str, width: int) -> str:
+        return text + " " * max(width - text_width(text), 0)
+
+    gap = " " * MATRIX_GAP
+    header = pad(MATRIX_INSTANCE_LABEL, name_width) + "".join(
+        gap + pad(short_label(labels[index], share - MATRIX_GAP), share - MATRIX_GAP)
+        for index, share in zip(columns, shares, strict=True)
+    )
+    lines = [header.rstrip()]
+    for row, name in zip(matrix.rows, names, strict=True):
+        cells = texts.get(row.instance)
+        if cells is None:
+            status = keep_start(printable(row.status_text), sum(shares) - MATRIX_GAP)
+            lines.append(f"{pad(name, name_width)}{gap}{status}")
+            continue
+        line = pad(name, name_width) + "".join(
+            gap + pad(abbreviate_tag(cells[index], share - MATRIX_GAP), share - MATRIX_GAP)
+            for index, share in zip(columns, shares, strict=True)
+        )
+        lines.append(line.rstrip())
+    return lines

@@ -4,7 +4,8 @@
 
 Starts the fake demo fleet on loopback, writes a throw-away demo vault, then drives the app
 headless: unlock, fleet table, filter, deploy dialog, a deploy in progress, a failed row,
-the CapRover update dialog.
+the CapRover update dialog. Then the matrix at 120x40 and 200x50 (``--matrix-only``: those
+alone).
 """
 
 from __future__ import annotations
@@ -118,14 +119,49 @@ async def shoot(out: Path, size: tuple[int, int]) -> list[Path]:
     return written
 
 
+# -- the matrix (`m`), at the sizes the README shows it ----------------------------------------
+
+MATRIX_SIZES = {"08-matrix-120x40": (120, 40), "09-matrix-200x50": (200, 50)}
+
+
+async def shoot_matrix(out: Path) -> list[Path]:
+    """The matrix of the demo fleet against its targets, the cursor on a stale Superset."""
+    from gc_tui.core.secret import Secret
+    from gc_tui.core.targets import save_targets, targets_from_mapping
+    from gc_tui.demo.catalog import demo_fleet_data
+
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp, FakeFleetThread(demo_instances()) as fleet:
+        vault = Path(tmp) / "demo.kdbx"
+        write_demo_vault(vault, demo_vault_entries(fleet.urls()), DEMO_PASSWORD)
+        targets = Path(tmp) / "targets.toml"
+        save_targets(targets, targets_from_mapping(demo_fleet_data()["target_images"]))
+        for name, size in MATRIX_SIZES.items():
+            app = make_app(Settings(vault=vault, group="CapRover", targets_path=targets,
+                                    password=Secret(DEMO_PASSWORD),
+                                    journal_path=Path(tmp) / "deploys.jsonl"))
+            async with app.run_test(size=size) as pilot:
+                await until(pilot, lambda app=app: isinstance(app.screen, FleetScreen)
+                            and len(app.fleet.audits) == len(app.instances) and not app.auditing)
+                await pilot.press("m")
+                app.fleet_screen.matrix.move_to_key("staging/postgres")  # columns from the left
+                await pilot.pause(0.1)
+                app.fleet_screen.matrix.move_to_key("driftwood/superset")
+                await pilot.pause(0.3)
+                written.append(Path(app.save_screenshot(filename=f"{name}.svg", path=str(out))))
+    return written
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--size", default="120x34")
+    parser.add_argument("--matrix-only", action="store_true", help="only the matrix's shots")
     args = parser.parse_args()
     width, height = (int(part) for part in args.size.split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(shoot(args.out, (width, height))):
+    shots = [] if args.matrix_only else asyncio.run(shoot(args.out, (width, height)))
+    for path in [*shots, *asyncio.run(shoot_matrix(args.out))]:
         print(path)
     return 0
 

@@ -111,7 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 0 when every instance answered, 1 when any did not, 2 for usage or vault errors.",
     )
     _vault_flags(audit)
-    audit.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    audit.add_argument(
+        "--format",
+        choices=("table", "json", "csv", "matrix"),
+        default="table",
+        help="matrix: one line per instance, one column per app, each cell its tag (manual "
+        "for a server build, - when absent); fits the terminal, full width into a pipe",
+    )
     audit.add_argument(
         "--targets", type=Path, metavar="FILE", help="add each app's drift state against this file"
     )
@@ -237,7 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(--reconcile: only when every row of the runs ended done).",
     )
     _vault_flags(log)
-    log.add_argument("--format", choices=("table", "json"), default="table")
+    log.add_argument(
+        "--format",
+        choices=("table", "json", "markdown"),
+        default="table",
+        help="markdown: an upgrade note for each run (what changed, by app, then by "
+        "instance; what was skipped or failed, and why)",
+    )
     which = log.add_mutually_exclusive_group()
     which.add_argument("--last", action="store_true", help="only the latest run")
     which.add_argument("--run", metavar="ID", help="only this run")

@@ -41,8 +41,9 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "Mark or unmark the row and move down"),
     FleetAction("fleet.mark-visible", "a", "mark_visible", "All",
                 "Mark every visible app row"),
-    FleetAction("fleet.unmark", "u", "unmark_all", "None", "Unmark every row"),
-    # Not in the footer either, to leave room in 120 columns for n (it is in ? and the palette).
+    # u, i and e are not in the footer, to leave room in 120 columns for n and m (`?` and the
+    # palette list them).
+    FleetAction("fleet.unmark", "u", "unmark_all", "None", "Unmark every row", show=False),
     FleetAction("fleet.invert", "i", "invert_marks", "Invert",
                 "Invert the marks among the visible rows", show=False),
     FleetAction("fleet.deploy", "d", "deploy", "Deploy",
@@ -54,6 +55,10 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "Sort by the next column (then back to the vault's order)", show=False),
     FleetAction("fleet.sort-reverse", "S", "sort_reverse", "Reverse",
                 "Reverse the sort order", show=False),
+    FleetAction("fleet.matrix", "m", "toggle_matrix", "Matrix",
+                "Switch between the table and the matrix: one line per instance, one column "
+                "per app, each cell its tag and state; arrows move, space marks, enter shows "
+                "the cell"),
     FleetAction("fleet.detail", "enter", "detail", "Detail",
                 "Show the row: full image, version history, deploy state and build log"),
     FleetAction("fleet.refresh", "r", "refresh", "Refresh",
@@ -62,7 +67,7 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "Audit the failed instances again and mark the rows whose deploy failed, "
                 "so d deploys them again after confirming"),
     FleetAction("fleet.export", "e", "export", "Export",
-                "Export the visible rows to CSV or JSON (file created 0600)"),
+                "Export the visible rows to CSV or JSON (file created 0600)", show=False),
     FleetAction("fleet.off-target", "t", "mark_off_target", "Drift",
                 "Mark every visible row that is not on its target image (needs a targets "
                 "file)"),

@@ -67,6 +67,7 @@ class FleetModel:
         self.drift = drift
         self.targets = targets  # its apps absent on an instance are shown as missing rows
         self.lookups: dict[str, RepositoryLookup] = {}  # repository -> what its registry said
+        self.lookup_version = 0  # counts lookups applied: views built from them know to redo
         self.rows: dict[str, FleetRow] = {}
         self.audits: dict[str, InstanceAudit] = {}
         self.marks: set[str] = set()
@@ -166,6 +167,7 @@ class FleetModel:
     def apply_lookup(self, lookup: RepositoryLookup) -> None:
         """A registry answered for one repository: every row running from it is judged again."""
         self.lookups[lookup.repository] = lookup
+        self.lookup_version += 1
         rules = self.targets.tag_filter_for if self.targets is not None else no_rules
         for key, row in list(self.rows.items()):
             if row.app is not None and row.repository == lookup.repository:
@@ -363,6 +365,10 @@ class FleetModel:
                     update=update,
                     missing_app=app_name,
                 )
+
+    def upstream_of(self, instance: str, app: AppInfo) -> AppUpstream | None:
+        """What the registries said of ``app`` (the matrix asks per instance and app)."""
+        return self._upstream_of(app)
 
     def _upstream_of(self, app: AppInfo) -> AppUpstream | None:
         """None until the registry of the app's repository has answered (or when the app

@@ -127,3 +127,20 @@ async def test_no_registry_answers_and_the_table_does_not_wait(
         assert upstream.state is UpstreamState.UNKNOWN
         assert newest_word(app.fleet.rows["staging/explorer"]) == "? registry unreachable"
     fleet.thread.call(registries.start)
+
+
+async def test_the_matrix_shows_what_the_registries_said(
+    fleet: Fleet, registries: DemoRegistries, tmp_path: Path
+) -> None:
+    """m after the lookups: a cell behind upstream says so, not just 'on target'."""
+    import re
+
+    app = app_for(fleet, registries, tmp_path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.press("m")
+        await wait_for(pilot, lambda: looked_up(app))
+        app.fleet_screen.flush()
+        await pilot.pause()
+        screen = re.sub(r"<[^>]+>", "", app.export_screenshot()).replace("&#160;", " ")
+        staging = next(line for line in screen.splitlines() if line.strip().startswith("staging"))
+        assert "↓ 20260731-948" in staging  # explorer: on its target, behind the registry

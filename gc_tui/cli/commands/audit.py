@@ -1,5 +1,5 @@
-"""``gc-tui audit``: what every instance runs, as a table, JSON or CSV (``--upstream``: and
-what is new upstream for each app)."""
+"""``gc-tui audit``: what every instance runs, as a table, JSON, CSV or a matrix (``--upstream``:
+and what is new upstream for each app)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,23 @@ def cmd_audit(ctx: Context) -> int:
         ctx.out(report.render_json(report.audit_json(audits, targets, upstream)))
     elif ctx.args.format == "csv":
         ctx.stdout.write(report.audit_csv(audits, targets, upstream))
+    elif ctx.args.format == "matrix":
+        from gc_tui.core.matrix import build_matrix
+
+        by_instance = (
+            (lambda _instance, app: upstream(app)) if upstream is not None else None
+        )
+        matrix = build_matrix(audits, targets, by_instance)
+        ctx.stdout.write(report.audit_matrix(matrix, _terminal_width(ctx)))
     else:
         ctx.stdout.write(report.audit_table(audits, targets, upstream))
     return EXIT_OK if all(audit.ok for audit in audits) else EXIT_INCOMPLETE
+
+
+def _terminal_width(ctx: Context) -> int | None:
+    """The terminal's width when stdout is one; None (full width) into a pipe or a file."""
+    if not ctx.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns

@@ -1,4 +1,5 @@
-"""``gc-tui log``: the journal's runs, and ``--reconcile`` to settle what a crash left open."""
+"""``gc-tui log``: the journal's runs (a table, JSON, or a Markdown upgrade note per run), and
+``--reconcile`` to settle what a crash left open."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ def cmd_log(ctx: Context) -> int:
         from gc_tui.report import render_json
 
         ctx.out(render_json({"runs": [run.as_json(rows) for run, rows in shown]}))
+    elif ctx.args.format == "markdown":
+        from gc_tui.core.upgrade_note import upgrade_notes
+
+        ctx.out(upgrade_notes(shown))
     else:
         ctx.out(log_table(shown) if shown else "(no runs in the journal)")
     return EXIT_OK

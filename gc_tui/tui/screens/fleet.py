@@ -1,9 +1,13 @@
-"""The fleet screen: summary line, filter bar, the table, the footer.
+"""The fleet screen: summary line, filter bar, the table or the matrix, the footer.
 
 Actions change the App's model (marks, filter) and ask for a flush; the table itself is only
 written by ``flush``, which the App calls on a ~4 Hz timer, soon after rows arrive, and after
 each operator action. The filter applies on each keystroke: when keys come faster than the
 table is redrawn, the keystrokes waiting in the queue are applied at once.
+
+``m`` shows the matrix instead of the table: the same model, marks and filter, drawn as one
+line per instance. Only the view on screen is written by ``flush``; what the other missed
+waits in a backlog (the table) or is read again whole (the matrix) when it comes back.
 """
 
 from __future__ import annotations
@@ -14,16 +18,20 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from gc_tui.core.text import printable
 from gc_tui.core.upstream import UpstreamState
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
 from gc_tui.tui.fleet_model import Changes
 from gc_tui.tui.fleet_rows import FleetRow, RowKind
+from gc_tui.tui.widgets.fleet_matrix import FleetMatrix
 from gc_tui.tui.widgets.fleet_table import FleetTable
 from gc_tui.tui.widgets.header import FleetHeader
+from gc_tui.tui.widgets.matrix_legend import MatrixLegend
 
 if TYPE_CHECKING:
     from gc_tui.tui.app import GcTuiApp
@@ -38,6 +46,7 @@ class FleetScreen(Screen[None]):
         super().__init__(id="fleet-screen")
         self.with_drift = with_drift
         self._filter_pending = False
+        self._table_backlog = Changes()  # what the table missed while the matrix showed
 
     @property
     def gc_app(self) -> GcTuiApp:
@@ -47,11 +56,26 @@ class FleetScreen(Screen[None]):
     def table(self) -> FleetTable:
         return self.query_one(FleetTable)
 
+    @property
+    def matrix(self) -> FleetMatrix:
+        return self.query_one(FleetMatrix)
+
+    @property
+    def matrix_shown(self) -> bool:
+        return self.has_class("-matrix")
+
+    @property
+    def view(self) -> FleetTable | FleetMatrix:
+        """The table or the matrix, whichever is on screen."""
+        return self.matrix if self.matrix_shown else self.table
+
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header")
         yield Input(placeholder="filter: text, regex, instance: app: image: status:, ! negates",
                     id="filter")
         yield FleetTable(with_drift=self.with_drift, id="fleet-table")
+        yield FleetMatrix(id="fleet-matrix")
+        yield MatrixLegend(id="matrix-legend")
         # ctrl+p still opens the palette (the help screen says so); its hint costs a key's room.
         yield Footer(compact=True, show_command_palette=False)
 
@@ -63,13 +87,27 @@ class FleetScreen(Screen[None]):
 
     def flush(self, force_header: bool = False) -> Changes:
         """Write what changed in the model into the table; returns what was written."""
+        # Quitting: the flush timer may outlive the screen's widgets.
+        if not self.is_attached:
+            return Changes()
+        try:
+            table, matrix = self.table, self.matrix
+            self.query_one(FleetHeader)
+        except NoMatches:
+            return Changes()
         model = self.gc_app.fleet
         changes = model.take_changes()
         # Rows that are deploying show elapsed time, which changes without an event.
         changes.cells.update(model.deploying_keys())
-        if changes.cells or changes.structure:
+        if self.matrix_shown:
+            self._table_backlog.cells |= changes.cells
+            self._table_backlog.structure |= changes.structure
+            if changes.cells or changes.structure:
+                matrix.sync(model, changes, time.monotonic())
+                self._show_counts()
+        elif changes.cells or changes.structure:
             with self.app.batch_update():
-                self.table.sync(model, changes, time.monotonic())
+                table.sync(model, changes, time.monotonic())
         if changes.cells or changes.structure or force_header:
             self.update_header()
         return changes
@@ -98,12 +136,13 @@ class FleetScreen(Screen[None]):
         filter_input.display = False
         self.flush(force_header=True)
         self.table.forget()
-        self.table.focus()
+        self.matrix.forget()
+        self.view.focus()
 
     # -- the cursor row and the marked rows ----------------------------------------------
 
     def cursor_row(self) -> FleetRow | None:
-        key = self.table.cursor_key()
+        key = self.view.cursor_key()
         return self.gc_app.fleet.rows.get(key) if key is not None else None
 
     def selected_rows(self) -> list[FleetRow]:
@@ -126,7 +165,7 @@ class FleetScreen(Screen[None]):
         filter_input.value = ""
         filter_input.display = False
         self.gc_app.fleet.set_filter(NO_FILTER)
-        self.table.focus()
+        self.view.focus()
         self.flush(force_header=True)
 
     @on(Input.Changed, "#filter")
@@ -145,7 +184,7 @@ class FleetScreen(Screen[None]):
         self.apply_filter()
         if not event.value.strip():
             event.input.display = False
-        self.table.focus()
+        self.view.focus()
 
     def apply_filter(self) -> None:
         self._filter_pending = False
@@ -155,12 +194,12 @@ class FleetScreen(Screen[None]):
     # -- marks -------------------------------------------------------------------------------
 
     def action_toggle_mark(self) -> None:
-        key = self.table.cursor_key()
+        key = self.view.cursor_key()
         if key is None:
             return
         self.gc_app.fleet.toggle_mark(key)
         self.flush(force_header=True)
-        self.table.action_cursor_down()
+        self.view.action_cursor_down()
 
     def action_mark_visible(self) -> None:
         self.gc_app.fleet.mark_visible()
@@ -210,6 +249,8 @@ class FleetScreen(Screen[None]):
         row = self.cursor_row()
         if row is not None:
             self.gc_app.open_detail(row.key)
+        elif self.matrix_shown and (cursor := self.matrix.cursor) is not None and cursor[1]:
+            self.app.notify(printable(f"{cursor[1]} is not on {cursor[0]}."), markup=False)
 
     @on(FleetTable.RowChosen, "#fleet-table")
     def _row_chosen(self, event: FleetTable.RowChosen) -> None:
@@ -248,3 +289,35 @@ class FleetScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.gc_app.open_help()
+
+    # -- the matrix ----------------------------------------------------------------------
+
+    def action_toggle_matrix(self) -> None:
+        """The table or the matrix; the cursor stays on its instance and app."""
+        model = self.gc_app.fleet
+        key = self.view.cursor_key()
+        shown = not self.matrix_shown
+        self.set_class(shown, "-matrix")
+        now = time.monotonic()
+        if shown:
+            self.matrix.sync(model, Changes(structure=True), now)
+            self._show_counts()
+        else:
+            backlog, self._table_backlog = self._table_backlog, Changes()
+            with self.app.batch_update():
+                self.table.sync(model, backlog, now)
+        if key is not None:
+            self.view.move_to_key(key)
+        self.view.focus()
+
+    def _show_counts(self) -> None:
+        self.query_one(MatrixLegend).show_counts(self.matrix.shown, len(self.gc_app.fleet.marks))
+
+    @on(FleetMatrix.CursorMoved)
+    def _matrix_cursor_moved(self, event: FleetMatrix.CursorMoved) -> None:
+        event.stop()
+        cursor = self.matrix.cursor
+        row = self.matrix.cursor_row()
+        key = self.matrix.cursor_key()
+        fleet_row = self.gc_app.fleet.rows.get(key) if key is not None else None
+        self.query_one(MatrixLegend).show_cursor(row, cursor[1] if cursor else None, fleet_row)

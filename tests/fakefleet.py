@@ -1,4 +1,4 @@
-"""Helpers for tests that talk to fake CapRover servers (import with ``from fakefleet import ...``).
+"""Helpers for tests that talk to fake CapRover servers.
 
 Every timing is shrunk so a full deploy or self-update takes a fraction of a second.
 """

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.caprover import (
     ApiError,
@@ -28,6 +27,7 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeApp, FakeInstance
+from tests.fakefleet import fake_app, fake_instance, running_fleet
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=1.0)
 

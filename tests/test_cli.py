@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakefleet import FAST, fake_app, fake_instance
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.deploy import DeployTiming
@@ -18,6 +16,8 @@ from gc_tui.core.journal import default_journal_path, read_journal
 from gc_tui.core.update import UpdateTiming
 from gc_tui.demo.fleet import FakeFleetThread
 from gc_tui.settings import Settings
+from tests.fakefleet import FAST, fake_app, fake_instance
+from tests.vaults import make_vault
 
 VAULT_PASSWORD = "vault-master-Pw-0001"
 TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
@@ -322,7 +322,7 @@ class TestPasswordSources:
         assert result.code == 0, result.stderr
 
     def test_key_file_alone_needs_no_password(self, fleet: FakeFleetThread, tmp_path: Path) -> None:
-        from vaults import make_keyfile
+        from tests.vaults import make_keyfile
 
         keyfile = make_keyfile(tmp_path / "fleet.keyx")
         alpha = fleet.instance("alpha")

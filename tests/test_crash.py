@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakefleet import FAST, builds_settled, fake_app, fake_instance
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.journal import read_journal
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import FAST, builds_settled, fake_app, fake_instance
+from tests.vaults import make_vault
 
 PASSWORD = "crash-vault-pw"
 OLD, NEW = "repo/explorer:1", "repo/explorer:2"

@@ -9,9 +9,9 @@ import json
 from collections import Counter
 
 import pytest
-from demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 from gc_tui.cli import run
+from tests.demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 ON_TARGET_OR_OUT_OF_SCOPE = {"current", "held", "unmanaged", "missing"}
 

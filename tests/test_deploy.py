@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet, audit_stream
 from gc_tui.core.deploy import DeployEngine, DeployTiming
@@ -20,6 +19,7 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
+from tests.fakefleet import fake_app, fake_instance, running_fleet
 
 FAST_CLIENT = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=2)
 FAST_TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 from gc_tui.core.drift import (
     DEPLOYABLE_STATES,
@@ -19,6 +18,7 @@ from gc_tui.core.drift import (
 )
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus, VersionInfo
 from gc_tui.core.targets import Targets, targets_from_mapping
+from tests.demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 EXPLORER = "communityfirst/guardianconnector-explorer:20260731-948"
 DIGEST = "sha256:" + "ab" * 32

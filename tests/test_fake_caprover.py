@@ -20,19 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fakefleet import (
-    api,
-    app_definitions,
-    auth,
-    build_status,
-    builds_settled,
-    deploy,
-    eventually,
-    fake_app,
-    fake_instance,
-    login,
-    running_fleet,
-)
 
 from gc_tui.core.totp import totp_code
 from gc_tui.demo import (
@@ -46,6 +33,19 @@ from gc_tui.demo.captain import HEALTH_UUID
 from gc_tui.demo.captain_state import BuildLog
 from gc_tui.demo.catalog import demo_fleet_data, older_image
 from gc_tui.demo.demo_vault import write_demo_vault
+from tests.fakefleet import (
+    api,
+    app_definitions,
+    auth,
+    build_status,
+    builds_settled,
+    deploy,
+    eventually,
+    fake_app,
+    fake_instance,
+    login,
+    running_fleet,
+)
 
 OTP_SEED = "JBSWY3DPEHPK3PXP"
 

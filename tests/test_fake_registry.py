@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from real_registry import RealRegistry, real_registry
 
 from gc_tui.demo.fake_registry import FakeRegistry
+from tests.real_registry import RealRegistry, real_registry
 
 ACCEPT_ALL = (
     "application/vnd.oci.image.index.v1+json, "

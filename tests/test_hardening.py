@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_app, fake_instance, running_fleet
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.caprover import BadResponse, CapRoverClient
@@ -20,6 +18,8 @@ from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import fake_app, fake_instance, running_fleet
+from tests.vaults import make_vault
 
 VAULT_PASSWORD = "hardening-master-pw"
 ESC_TITLE = "\x1b]0;pwned\x07"

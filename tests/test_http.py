@@ -13,8 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from rawhttp import ServerRecord, answer, raw_server, read_request, reset
-from resolver import FakeResolver
 
 from gc_tui.core.http import (
     FailureKind,
@@ -26,6 +24,8 @@ from gc_tui.core.http import (
     fetch,
     make_client,
 )
+from tests.rawhttp import ServerRecord, answer, raw_server, read_request, reset
+from tests.resolver import FakeResolver
 
 SETTINGS = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=3)
 OK = answer(200, b'{"ok": true}')

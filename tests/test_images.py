@@ -6,7 +6,6 @@ import itertools
 import json
 
 import pytest
-from demo_data import PACKAGED
 
 from gc_tui.core.images import (
     InvalidImage,
@@ -19,6 +18,7 @@ from gc_tui.core.images import (
     same_repository,
     tag_scheme,
 )
+from tests.demo_data import PACKAGED
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

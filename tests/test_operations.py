@@ -11,8 +11,6 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from fakefleet import eventually, fake_app, fake_instance, running_fleet
-
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.engine import RowState
 from gc_tui.core.http import HttpSettings
@@ -32,6 +30,7 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.update import build_update_plan
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.settings import Settings
+from tests.fakefleet import eventually, fake_app, fake_instance, running_fleet
 
 IMAGE = "repo/explorer:2"
 

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
-from real_registry import free_port
 
 from gc_tui.core.registry import RegistryClient, RegistryOptions
 from gc_tui.core.registry_config import RegistryCredentials
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.secret import Secret
 from gc_tui.demo.fake_registry import FakeRegistry
+from tests.real_registry import free_port
 
 CREATED = datetime(2026, 8, 15, 9, tzinfo=UTC)
 NOW = 1_790_000_000.0  # the client's clock, in epoch seconds

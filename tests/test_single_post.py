@@ -8,13 +8,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from rawhttp import LOGIN_OK, ServerRecord, envelope, raw_server, read_request
 
 from gc_tui.core.caprover import BadResponse, CapRoverClient, Unreachable
 from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
+from tests.rawhttp import LOGIN_OK, ServerRecord, envelope, raw_server, read_request
 
 SETTINGS = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=3)
 APPS = envelope(100, "App definitions are retrieved.", {"appDefinitions": []})

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_instance
-from vaults import make_vault
 
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import fake_instance
+from tests.vaults import make_vault
 
 ROOT = Path(__file__).resolve().parent.parent
 TLS_INSTANCES = 5  # TLS failures once left tracebacks in about 3 runs out of 5

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.deploy import DeployEngine, DeployTiming
@@ -20,6 +19,7 @@ from gc_tui.core.session import FleetSession
 from gc_tui.core.update import UpdateEngine, UpdateTiming, build_update_plan
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
+from tests.fakefleet import fake_app, fake_instance, running_fleet
 
 CLIENT = HttpSettings(connect_timeout=1, read_timeout=2, request_deadline=2)
 TIMING = UpdateTiming(poll_interval=0.05, deadline=3.0, busy_retry=0.05)

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fakefleet import FAST, fake_app, fake_instance
-from real_registry import RealRegistry, free_port, real_registry
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.demo.fleet import FakeFleetThread
 from gc_tui.settings import Settings
+from tests.fakefleet import FAST, fake_app, fake_instance
+from tests.real_registry import RealRegistry, free_port, real_registry
+from tests.vaults import make_vault
 
 PASSWORD = "upstream-vault-pw"
 EXPLORER = "communityfirst/guardianconnector-explorer"

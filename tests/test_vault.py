@@ -12,14 +12,6 @@ from typing import Any
 import pytest
 from pykeepass.kdbx_parsing.common import aes_kdf as pykeepass_aes_kdf
 from pykeepass.kdbx_parsing.common import compute_key_composite
-from vaults import (
-    DEFAULT_PASSWORD,
-    header_length,
-    make_keyfile,
-    make_vault,
-    patch_header,
-    with_version,
-)
 
 from gc_tui.core import aeskdf
 from gc_tui.core.kdbx_header import parse_header
@@ -40,6 +32,14 @@ from gc_tui.core.vault import (
     select_instances,
 )
 from gc_tui.core.vault import file as vault_file
+from tests.vaults import (
+    DEFAULT_PASSWORD,
+    header_length,
+    make_keyfile,
+    make_vault,
+    patch_header,
+    with_version,
+)
 
 PASSWORD = Secret(DEFAULT_PASSWORD)
 ENTRY_SECRET = "entry-pw-S3cr3t!"

@@ -4,7 +4,7 @@ Cheap by default: the KDF is lowered (Argon2 64 KiB x 1, or AES-KDF 1,000 rounds
 vault opens in milliseconds. The real pykeepass template (Argon2 64 MiB x 14) is opened
 once per process, then reused from memory.
 
-    from vaults import make_vault, DEFAULT_PASSWORD
+    from tests.vaults import make_vault, DEFAULT_PASSWORD
     path = make_vault(tmp_path / "fleet.kdbx", [
         {"title": "alpha", "url": "https://captain.alpha.example.org", "password": "pw",
          "group": "CapRover/Staging", "tags": ["prod"], "otp": "otpauth://totp/...",

@@ -16,7 +16,7 @@ from gc_tui.tui.app import make_app
 from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_rows import Tone, instance_row_key
 from gc_tui.tui.fleet_sort import SortColumn, SortOrder
-from tests.tui.conftest import deploy_event, load_canned, update_event
+from tests.tui.canned import deploy_event, load_canned, update_event
 from tests.tui.contrast import Shown, contrast, shown
 
 AA = 4.5  # https://www.w3.org/TR/WCAG21/#contrast-minimum

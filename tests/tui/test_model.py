@@ -10,14 +10,7 @@ from gc_tui.tui.filter import Field, parse_filter
 from gc_tui.tui.fleet_model import FleetModel
 from gc_tui.tui.fleet_rows import RowKind, instance_row_key
 from gc_tui.tui.widgets.fleet_table import FleetTable
-from tests.tui.conftest import canned_audits, deploy_event, load_canned, update_event
-
-
-def audit(name: str, apps: dict[str, str], status: InstanceStatus = InstanceStatus.OK):
-    infos = tuple(AppInfo(app, 3, image, None) for app, image in apps.items())
-    return InstanceAudit(Instance(name, f"https://captain.{name}.example.org"), status,
-                         None if status is InstanceStatus.OK else "boom",
-                         VersionInfo("1.14.0", "1.15.3", True), infos)
+from tests.tui.canned import audit, canned_audits, deploy_event, load_canned, update_event
 
 
 class TestFilterParsing:

@@ -9,9 +9,8 @@ import re
 import pytest
 from textual.widgets import Input
 
-from tests.tui.conftest import load_canned
+from tests.tui.canned import app_for_snapshot, load_canned
 from tests.tui.contrast import svg_words
-from tests.tui.test_snapshots import app_for_snapshot
 
 WORDS = ("manual", "unreachable", "auth failed", "ok")
 

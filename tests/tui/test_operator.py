@@ -10,7 +10,7 @@ from textual.widgets import Input, Static
 from gc_tui.core.engine import RowState
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
-from tests.tui.conftest import (
+from tests.tui.harness import (
     SIZE,
     Fleet,
     audited,

@@ -6,19 +6,19 @@ import stat
 from pathlib import Path
 
 from textual.widgets import Button, Input, Static
-from vaults import DEFAULT_PASSWORD
 
 from gc_tui.core.deploy import RowState
 from gc_tui.core.model import InstanceStatus
+from gc_tui.core.secret import Secret
+from gc_tui.tui.app import GcTuiApp
 from gc_tui.tui.fleet_rows import RowKind, instance_row_key
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
-from gc_tui.core.secret import Secret
-from gc_tui.tui.app import GcTuiApp
-from tests.tui.conftest import SIZE, Fleet, audited, deploy_from_dialog, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, deploy_from_dialog, wait_for
+from tests.vaults import DEFAULT_PASSWORD
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 
@@ -279,7 +279,7 @@ class TestDeploy:
 
     async def test_an_instance_is_read_again_as_soon_as_its_rows_end(self, tmp_path: Path) -> None:
         """A row that is done shows its new image while other instances still build."""
-        from tests.tui.conftest import fast_demo_instances, start_fleet
+        from tests.tui.harness import fast_demo_instances, start_fleet
 
         instances = fast_demo_instances()
         slow = next(i for i in instances if i.name == "alderbrook")
@@ -306,7 +306,7 @@ class TestDeploy:
     async def test_quit_while_deploying_asks(self, demo_fleet: Fleet) -> None:
         from dataclasses import replace
 
-        from tests.tui.conftest import FAST_TIMING
+        from tests.tui.harness import FAST_TIMING
 
         # The build is held until the app has quit, and the client's own build deadline is
         # out of reach, so the deploy is still running at every step however slow the run.
@@ -377,7 +377,7 @@ class TestIdleLock:
 
     async def test_locking_while_the_audit_is_still_answering(self, tmp_path: Path) -> None:
         """Answers that arrive after the lock land nowhere: no crash, nothing shown."""
-        from tests.tui.conftest import fast_demo_instances, start_fleet
+        from tests.tui.harness import fast_demo_instances, start_fleet
 
         for fleet in start_fleet(tmp_path, fast_demo_instances(latency_seconds=0.4)):
             now = [0.0]

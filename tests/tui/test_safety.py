@@ -13,7 +13,7 @@ from gc_tui.demo.instance import FakeInstance
 from gc_tui.settings import Settings
 from gc_tui.tui.app import GcTuiApp
 from gc_tui.tui.screens.detail import DetailScreen
-from tests.tui.conftest import SIZE, audited, start_fleet, wait_for
+from tests.tui.harness import SIZE, audited, start_fleet, wait_for
 
 HOSTILE_APPS = {
     "[bold]x[/bold]": "repo:[/latest]",

@@ -5,22 +5,11 @@ Update with: .venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-u
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from textual.widgets import Input
 
-from gc_tui.settings import Settings
-from gc_tui.tui.app import make_app
-from tests.tui.conftest import load_canned
+from tests.tui.canned import app_for_snapshot, load_canned
 
 SNAP_SIZE = (120, 34)
-
-
-def app_for_snapshot(**changes: Any):
-    options = Settings(vault=Path("fleet.kdbx"), unlock_hint="Demo vault password: demo-only",
-                         **changes)
-    return make_app(options)
 
 
 def no_blink(app) -> None:

@@ -12,8 +12,7 @@ from textual.app import App, ComposeResult
 from gc_tui.tui.fleet_model import FleetModel
 from gc_tui.tui.widgets.fleet_layout import GAP, columns_for, label_width, layout
 from gc_tui.tui.widgets.fleet_table import FleetTable
-from tests.tui.conftest import canned_audits, load_canned
-from tests.tui.test_model import audit
+from tests.tui.canned import audit, canned_audits, load_canned
 
 TITLE = "saltmarsh [prod]"  # a vault title: markup-looking, and longer than the demo's names
 REPOSITORIES = ("communityfirst/superset-deployment", "guardiancr.azurecr.io/superset-docker")

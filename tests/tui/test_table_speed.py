@@ -21,8 +21,7 @@ from gc_tui.tui.widgets import fleet_cells
 from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES, CellMaker, CellStyles, render_row
 from gc_tui.tui.widgets.fleet_paint import Painter, fit
 from gc_tui.tui.widgets.fleet_table import FleetTable
-from tests.tui.conftest import canned_audits, deploy_event, load_canned, update_event
-from tests.tui.test_model import audit
+from tests.tui.canned import audit, canned_audits, deploy_event, load_canned, update_event
 
 HOSTILE = "x[/bold] [red]\x1b]0;title\x07y\u202e"
 STYLES = CellStyles(

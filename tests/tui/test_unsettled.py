@@ -6,7 +6,7 @@ from textual.widgets import Static
 
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.tui.screens.unsettled import UnsettledScreen
-from tests.tui.conftest import SIZE, Fleet, audited, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, wait_for
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 

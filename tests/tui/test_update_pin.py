@@ -27,7 +27,7 @@ from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.update import RESTART_WARNING, UpdateScreen
-from tests.tui.conftest import (
+from tests.tui.harness import (
     SIZE,
     Fleet,
     audited,

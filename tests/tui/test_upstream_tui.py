@@ -17,7 +17,7 @@ from gc_tui.demo.registry_catalog import DEMO_UPSTREAM_RULES, DemoRegistries
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.widgets.fleet_cells import newest_word
-from tests.tui.conftest import SIZE, Fleet, audited, fast_demo_instances, start_fleet, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, fast_demo_instances, start_fleet, wait_for
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 NEWEST_EXPLORER = f"{EXPLORER}:20260815-1002"

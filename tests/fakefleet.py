@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,7 +38,7 @@ def fake_instance(
     name: str = "alpha",
     password: str = "alpha-password",
     *,
-    apps: list[FakeApp] | list[str] | None = None,
+    apps: Sequence[FakeApp | str] | None = None,
     **options: Any,
 ) -> FakeInstance:
     """A small instance with fast timings; ``apps`` may be names (each gets one version)."""

@@ -15,6 +15,7 @@ from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.journal import default_journal_path, read_journal
 from gc_tui.core.update import UpdateTiming
 from gc_tui.demo.fleet import FakeFleetThread
+from gc_tui.demo.instance import FakeApp, FakeInstance
 from gc_tui.settings import Settings
 from tests.fakefleet import FAST, fake_app, fake_instance
 from tests.vaults import make_vault
@@ -33,8 +34,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def fleet_instances() -> list:
-    def apps() -> list:
+def fleet_instances() -> list[FakeInstance]:
+    def apps() -> list[FakeApp]:
         return [
             fake_app("postgres", "postgres:16"),
             fake_app("superset", OLD, 3, tags=["superset"]),

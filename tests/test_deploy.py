@@ -10,7 +10,7 @@ import pytest
 
 from gc_tui.core.audit import audit_fleet, audit_stream
 from gc_tui.core.deploy import DeployEngine, DeployTiming
-from gc_tui.core.engine import RowEvent, RowState
+from gc_tui.core.engine import RowEvent, RowResult, RowState
 from gc_tui.core.http import HttpSettings
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.core.model import Instance, InstanceStatus
@@ -53,7 +53,7 @@ async def plan_and_run(
     journal: Journal | None = None,
     events: list[RowEvent] | None = None,
     cancel_after_first_build: bool = False,
-) -> tuple[Plan, list]:
+) -> tuple[Plan, list[RowResult]]:
     async with FleetSession(entries(fleet), FAST_CLIENT) as session:
         audits = await audit_fleet(session)
         plan = build_plan(audits, wanted)

@@ -152,7 +152,7 @@ class TestTransport:
             seen = [await raw()]
             assert await raw() == seen[0]
             app = instance.apps[0]
-            for change in (
+            changes: tuple[Callable[[], object], ...] = (
                 lambda: app.versions[-1].update(gitHash="abc"),
                 lambda: app.versions[-1].update(gitHash=1),
                 lambda: app.versions[-1].update(gitHash=True),  # == 1, but JSON true
@@ -161,7 +161,8 @@ class TestTransport:
                 lambda: app.env_vars[0].update(key="K2"),
                 lambda: instance.state.building.update(web=True),
                 lambda: setattr(instance, "version", "1.10.0"),
-            ):
+            )
+            for change in changes:
                 change()
                 seen.append(await raw())
                 assert seen[-1] != seen[-2]
@@ -1060,7 +1061,7 @@ class TestDemoFleet:
         assert len(differing) == 8
 
     def test_vault(self, tmp_path: Path) -> None:
-        from pykeepass import PyKeePass
+        from pykeepass import PyKeePass  # type: ignore[import-untyped]
 
         urls = {i.name: f"http://127.0.0.1:{9000 + n}" for n, i in enumerate(demo_instances())}
         entries = demo_vault_entries(urls)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.engine import RowState
@@ -29,10 +30,12 @@ from gc_tui.core.plan import DeployTarget, build_plan, skip_busy
 from gc_tui.core.secret import Secret
 from gc_tui.core.update import build_update_plan
 from gc_tui.demo.fleet import FakeFleet
+from gc_tui.demo.instance import FakeInstance
 from gc_tui.settings import Settings
 from tests.fakefleet import eventually, fake_app, fake_instance, running_fleet
 
 IMAGE = "repo/explorer:2"
+Event = TypeVar("Event")
 
 
 def entries(fleet: FakeFleet) -> list[Instance]:
@@ -54,7 +57,7 @@ class Recorder:
     def __call__(self, event: OpsEvent) -> None:
         self.events.append(event)
 
-    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+    def of(self, kind: type[Event]) -> list[Event]:
         return [event for event in self.events if isinstance(event, kind)]
 
 
@@ -63,7 +66,7 @@ async def unlocked(ops: FleetOperations, recorder: Recorder, fleet: FakeFleet) -
     await eventually(lambda: recorder.of(AuditEnded))
 
 
-def explorer_fleet(*names: str, **options: object) -> list:  # type: ignore[type-arg]
+def explorer_fleet(*names: str, **options: Any) -> list[FakeInstance]:
     return [fake_instance(name, apps=[fake_app("explorer", "repo/explorer:1")], **options)
             for name in names]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gc_tui.core.model import AppInfo, AppVersion, Instance, InstanceAudit, InstanceStatus
@@ -19,12 +21,12 @@ SUPERSET_NEW = "communityfirst/superset-deployment:6.1.0_20260803-1652"
 SUPERSET_OLD = "communityfirst/superset-deployment:6.0.0_20260303-0213"
 
 
-def app(name: str, image: str, version: int = 3, **extra: object) -> AppInfo:
+def app(name: str, image: str, version: int = 3, **extra: Any) -> AppInfo:
     versions = tuple(
         AppVersion(v, image if v == version else f"{image.rsplit(':', 1)[0]}:old{v}", None)
         for v in range(version + 1)
     )
-    return AppInfo(name, version, image, None, versions=versions, **extra)  # type: ignore[arg-type]
+    return AppInfo(name, version, image, None, versions=versions, **extra)
 
 
 def audit(name: str, *apps: AppInfo, read_only: bool = False) -> InstanceAudit:

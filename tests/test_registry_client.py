@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -40,12 +41,12 @@ class Sleeps:
 
 
 def client(
-    registry: FakeRegistry, sleeps: Sleeps | None = None, **options: object
+    registry: FakeRegistry, sleeps: Sleeps | None = None, **options: Any
 ) -> RegistryClient:
     sleeps = sleeps or Sleeps()
     return RegistryClient(
         mirrors={"docker.io": registry.url, "ghcr.io": registry.url},
-        options=RegistryOptions(**options),  # type: ignore[arg-type]
+        options=RegistryOptions(**options),
         clock=sleeps.clock,
         sleep=sleeps,
     )

@@ -16,7 +16,8 @@ import pytest
 
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus
 from gc_tui.core.plan import PlanOptions, build_plan
-from gc_tui.core.registry import ACCEPT_MANIFESTS, RegistryClient
+from gc_tui.core.registry import RegistryClient
+from gc_tui.core.registry_answers import ACCEPT_MANIFESTS
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.upstream import UpstreamState, app_upstream
 from gc_tui.core.upstream_cache import UpstreamCache

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ CLIENT = HttpSettings(connect_timeout=1, read_timeout=2, request_deadline=2)
 TIMING = UpdateTiming(poll_interval=0.05, deadline=3.0, busy_retry=0.05)
 
 
-def behind(name: str, **options: object) -> FakeInstance:
+def behind(name: str, **options: Any) -> FakeInstance:
     return fake_instance(name, f"{name}-pw", version="1.14.2", latest_version="1.15.3", **options)
 
 

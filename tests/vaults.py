@@ -31,12 +31,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from construct import Container
-from pykeepass import PyKeePass
-from pykeepass.kdbx_parsing.common import compute_key_composite
-from pykeepass.kdbx_parsing.kdbx import KDBX
-from pykeepass.kdbx_parsing.kdbx4 import kdf_uuids
-from pykeepass.pykeepass import BLANK_DATABASE_LOCATION, BLANK_DATABASE_PASSWORD
+from construct import Container  # type: ignore[import-untyped]
+from pykeepass import PyKeePass  # type: ignore[import-untyped]
+from pykeepass.kdbx_parsing.common import compute_key_composite  # type: ignore[import-untyped]
+from pykeepass.kdbx_parsing.kdbx import KDBX  # type: ignore[import-untyped]
+from pykeepass.kdbx_parsing.kdbx4 import kdf_uuids  # type: ignore[import-untyped]
+from pykeepass.pykeepass import (  # type: ignore[import-untyped]
+    BLANK_DATABASE_LOCATION,
+    BLANK_DATABASE_PASSWORD,
+)
 
 from gc_tui.core.aeskdf import aes_kdf
 
@@ -238,7 +241,7 @@ def patch_header(data: bytes, **changes: int) -> bytes:
             continue
         key = {"rounds": "R", "memory": "M", "iterations": "I", "parallelism": "P"}[name]
         dynamic.kdf_parameters.data.dict[key].value = value
-    rebuilt = KDBX.subcons[0].build(Container(value=header))
+    rebuilt: bytes = KDBX.subcons[0].build(Container(value=header))
     return rebuilt + data[parsed.length :]
 
 

@@ -6,13 +6,16 @@ its filters (tests/tui/contrast.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rich.color import ColorSystem
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from gc_tui.core.engine import RowState
 from gc_tui.settings import Settings
-from gc_tui.tui.app import make_app
+from gc_tui.tui.app import GcTuiApp, make_app
 from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_rows import Tone, instance_row_key
 from gc_tui.tui.fleet_sort import SortColumn, SortOrder
@@ -50,7 +53,9 @@ class TestContrastHelper:
         assert found == Shown("x", (0, 0, 0), (255, 0, 0))
 
 
-async def _drawn_rows(pilot, app, system) -> dict[tuple[str, str], list[Shown]]:
+async def _drawn_rows(
+    pilot: Pilot[Any], app: GcTuiApp, system: ColorSystem | None
+) -> dict[tuple[str, str], list[Shown]]:
     """(row key, how the row is drawn) -> its words: plain, cursor, marked, marked cursor."""
     model = app.fleet
     table = app.fleet_screen.table

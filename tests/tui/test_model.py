@@ -23,7 +23,7 @@ class TestFilterParsing:
         ("image:repo:[/latest", Field.IMAGE, False, True),
         ("[bold", None, False, True),
     ])
-    def test_terms(self, text, field, negate, literal) -> None:
+    def test_terms(self, text: str, field: Field | None, negate: bool, literal: bool) -> None:
         (term,) = parse_filter(text).terms
         assert (term.field, term.negate, term.literal) == (field, negate, literal)
 
@@ -122,7 +122,9 @@ class TestCapRoverColumn:
         ("1.13.1", "1.15.3", False, "1.13.1 ↑1.15.3"),  # the versions decide, not canUpdate
         ("1.15.3", "", False, "1.15.3"),
     ])
-    def test_caprover_cell(self, current, latest, can_update, shown) -> None:
+    def test_caprover_cell(
+        self, current: str, latest: str, can_update: bool, shown: str
+    ) -> None:
         from gc_tui.tui.widgets.fleet_table import caprover_text
 
         model = FleetModel(["a"])

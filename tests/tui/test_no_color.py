@@ -20,12 +20,12 @@ async def _screenshot(cursor_on: str | None = None) -> str:
     async with app.run_test(size=(160, 60)) as pilot:
         await load_canned(pilot)
         await pilot.press("slash")
-        pilot.app.screen.query_one("#filter", Input).value = (
+        app.screen.query_one("#filter", Input).value = (
             "instance:fernridge|graniteflats|cedarmesa")
         await pilot.press("enter")
         await pilot.pause()
         if cursor_on is not None:
-            pilot.app.fleet_screen.table.move_to_key(cursor_on)
+            app.fleet_screen.table.move_to_key(cursor_on)
             await pilot.pause()
         return app.export_screenshot()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
+from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
 
-from gc_tui.core.deploy import RowState
+from gc_tui.core.engine import RowState
 from gc_tui.core.model import InstanceStatus
 from gc_tui.core.secret import Secret
 from gc_tui.tui.app import GcTuiApp
@@ -23,7 +25,7 @@ from tests.vaults import DEFAULT_PASSWORD
 EXPLORER = "communityfirst/guardianconnector-explorer"
 
 
-async def set_filter(pilot, text: str) -> None:
+async def set_filter(pilot: Pilot[Any], text: str) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, FleetScreen)
     await pilot.press("slash")
@@ -32,7 +34,7 @@ async def set_filter(pilot, text: str) -> None:
     await pilot.pause()
 
 
-def visible(app) -> list[str]:
+def visible(app: GcTuiApp) -> list[str]:
     return app.fleet_screen.table.visible_keys()
 
 
@@ -150,6 +152,7 @@ class TestMarks:
             await wait_for(pilot, lambda: audited(app))
             table = app.fleet_screen.table
             first = table.cursor_key()
+            assert first is not None
             await pilot.press("space")
             await pilot.pause()
             assert app.fleet.marks == {first}
@@ -170,14 +173,14 @@ class TestMarks:
             assert "0 marked" in header
 
 
-async def mark_keys(pilot, app, *keys: str) -> None:
+async def mark_keys(pilot: Pilot[Any], app: GcTuiApp, *keys: str) -> None:
     for key in keys:
         app.fleet_screen.table.move_to_key(key)
         await pilot.press("space")
     await pilot.pause()
 
 
-async def open_deploy_for_explorers(pilot, app) -> DeployScreen:
+async def open_deploy_for_explorers(pilot: Pilot[Any], app: GcTuiApp) -> DeployScreen:
     await set_filter(pilot, "app:^explorer$ !instance:^heronmarsh$")
     await pilot.press("a", "d")
     await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
@@ -264,6 +267,7 @@ class TestDeploy:
             await pilot.press("a", "d")
             await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
             dialog = app.screen
+            assert isinstance(dialog, DeployScreen)
             dialog.query_one("#deploy-image", Input).value = "ghcr.io/windmill-labs/windmill:1.800.0"
             await pilot.pause()
             assert dialog.plan is not None and len(dialog.plan.rows) > 10

@@ -74,7 +74,9 @@ class Result:
         self.code, self.stdout, self.stderr = code, stdout, stderr
 
 
-def gc_tui(*argv: str, stdin: io.StringIO | None = None, password: str | None = VAULT_PASSWORD) -> Result:
+def gc_tui(
+    *argv: str, stdin: io.StringIO | None = None, password: str | None = VAULT_PASSWORD
+) -> Result:
     out, err = io.StringIO(), io.StringIO()
     if stdin is None:
         stdin = io.StringIO((password + "\n") if password is not None else "")
@@ -204,7 +206,8 @@ class TestDeploy:
 
     def test_read_only_refuses(self, vault: Path, fleet: FakeFleetThread) -> None:
         result = gc_tui(
-            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--yes", "--read-only"
+            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--yes",
+            "--read-only",
         )
         assert result.code == 2 and "read-only" in result.stderr
         assert all(not f.deploy_requests() for f in fleet.fleet.instances)
@@ -228,7 +231,9 @@ class TestRollback:
         ]
         assert result.code == 0
 
-    def test_a_server_built_predecessor_is_refused(self, vault: Path, fleet: FakeFleetThread) -> None:
+    def test_a_server_built_predecessor_is_refused(
+        self, vault: Path, fleet: FakeFleetThread
+    ) -> None:
         gc_tui("deploy", *vault_flags(vault), "--app", "redis", "--image", "redis:7.2.4", "--yes",
                "--include-manual", "--instance", "bravo")
         result = gc_tui("rollback", *vault_flags(vault), "--app", "redis", "--instance", "bravo",
@@ -279,7 +284,9 @@ def test_no_secret_in_any_output(vault: Path, fleet: FakeFleetThread, tmp_path: 
         ["targets", "pin", "--from-instance", "alpha", "--targets", str(targets),
          "--include-unmanaged", "--yes"],
     ):
-        result = gc_tui(argv[0], *argv[1:2] if argv[0] == "targets" else [], *vault_flags(vault), *(argv[2:] if argv[0] == "targets" else argv[1:]))
+        # The vault flags go after the command (and after the subcommand of targets).
+        command = argv[:2] if argv[0] == "targets" else argv[:1]
+        result = gc_tui(*command, *vault_flags(vault), *argv[len(command):])
         outputs += [result.stdout, result.stderr]
     outputs.append(default_journal_path().read_text())
     outputs.append(targets.read_text())
@@ -343,7 +350,9 @@ class TestMistakes:
         result = gc_tui("deploy", *vault_flags(vault), "--app", "supserset", "--image", NEW,
                         "--yes")
         assert result.code == 2
-        assert "no instance has an app named 'supserset' (did you mean 'superset'?)" in result.stderr
+        assert (
+            "no instance has an app named 'supserset' (did you mean 'superset'?)" in result.stderr
+        )
         assert all(not f.deploy_requests() for f in fleet.fleet.instances)
 
     def test_an_image_without_a_tag_needs_allow_floating(self, vault: Path) -> None:

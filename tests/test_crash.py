@@ -53,8 +53,8 @@ def test_a_killed_deploy_is_settled_from_the_servers_record(
     state = tmp_path / "state"
     monkeypatch.setenv("GC_TUI_STATE_DIR", str(state))
     with FakeFleetThread(fakes) as fleet:
-        entries = [{"title": name, "url": fleet.url(name), "password": fleet.instance(name).password,
-                    "group": "G"} for name in NAMES]
+        entries = [{"title": name, "url": fleet.url(name),
+                    "password": fleet.instance(name).password, "group": "G"} for name in NAMES]
         vault = make_vault(tmp_path / "fleet.kdbx", entries, password=PASSWORD)
         fleet.hold_builds()
         process = subprocess.Popen(

@@ -100,7 +100,9 @@ class TestTheServersReceiveThePlan:
             wanted = [
                 DeployTarget("acme", "superset", NEW),
                 DeployTarget("acme", "postgres", "postgres:17"),
-                DeployTarget("acme", "explorer", "communityfirst/guardianconnector-explorer:20260601-1"),
+                DeployTarget(
+                    "acme", "explorer", "communityfirst/guardianconnector-explorer:20260601-1"
+                ),
             ]
             plan, results = await plan_and_run(fleet, wanted)
             assert received(fleet) == planned(plan) == {
@@ -121,9 +123,11 @@ class TestOneFailureNeverStopsTheOthers:
         fakes = [superset_instance("acme"), superset_instance("bravo")]
         fakes[0].failing_images = {NEW}
         async with running_fleet(*fakes) as fleet:
-            plan, results = await plan_and_run(
-                fleet, [DeployTarget(f.name, "explorer", NEW.replace("superset-deployment", "x")) for f in fakes]
-                + [DeployTarget(f.name, "superset", NEW) for f in fakes]
+            _plan, results = await plan_and_run(
+                fleet,
+                [DeployTarget(f.name, "explorer", NEW.replace("superset-deployment", "x"))
+                 for f in fakes]
+                + [DeployTarget(f.name, "superset", NEW) for f in fakes],
             )
         by_key = {r.key: r for r in results}
         failed = by_key["acme/superset"]
@@ -138,7 +142,7 @@ class TestOneFailureNeverStopsTheOthers:
     async def test_an_unreachable_instance(self) -> None:
         fakes = [superset_instance("acme"), superset_instance("bravo", fault="unreachable")]
         async with running_fleet(*fakes) as fleet:
-            plan, results = await plan_and_run(
+            _plan, results = await plan_and_run(
                 fleet, [DeployTarget(f.name, "superset", NEW) for f in fakes]
             )
         states = {r.key: (r.state, r.error) for r in results}
@@ -181,7 +185,7 @@ class TestOneFailureNeverStopsTheOthers:
                 fake.restart()
 
             restarter = asyncio.create_task(restart_while_building())
-            plan, results = await plan_and_run(
+            _plan, results = await plan_and_run(
                 fleet, [DeployTarget("acme", "explorer", "repo/explorer:2")], events=events
             )
             await restarter
@@ -200,7 +204,7 @@ class TestCancelAndLog:
         fake = superset_instance("acme")
         journal = Journal()
         async with running_fleet(fake) as fleet:
-            plan, results = await plan_and_run(
+            _plan, results = await plan_and_run(
                 fleet,
                 [DeployTarget("acme", "superset", NEW)],
                 journal=journal,

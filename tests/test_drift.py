@@ -274,7 +274,8 @@ def audit(
 
 
 class TestInstanceDrift:
-    """An unreachable instance reports nothing as known; a reachable one lists missing target apps."""
+    """An unreachable instance reports nothing as known; a reachable one lists missing target
+    apps."""
 
     def test_unreachable_knows_nothing(self) -> None:
         result = instance_drift(
@@ -333,7 +334,8 @@ def names_in(result: InstanceDrift, state: DriftState) -> set[str]:
 
 
 class TestDemoFleetScenarios:
-    """The states reproduce the scenarios table of guardian-connector.md §4, instance by instance."""
+    """The states reproduce the scenarios table of guardian-connector.md §4, instance by
+    instance."""
 
     @pytest.mark.parametrize(("name", "count"), sorted(SCENARIO_DIFFERING.items()))
     def test_differing_count(self, name: str, count: int) -> None:

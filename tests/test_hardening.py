@@ -104,7 +104,9 @@ class TestTerminalInjection:
 class TestSecretsInErrorPaths:
     """An exception with the master password and a token in scope prints neither."""
 
-    def test_exception_inside_login(self, hostile_fleet: HostileFleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_exception_inside_login(
+        self, hostile_fleet: HostileFleet, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         fleet, vault = hostile_fleet
         original = CapRoverClient._login_request
 

@@ -68,7 +68,9 @@ class TestSentAtMostOnce:
     """A request that changes a server goes out once, whatever the connection does; a GET
     may go out twice, only when a reused connection closed before the answer began."""
 
-    async def test_a_post_the_server_reads_then_drops_reaches_it_once(self, client_for: Made) -> None:
+    async def test_a_post_the_server_reads_then_drops_reaches_it_once(
+        self, client_for: Made
+    ) -> None:
         async def drop_posts(
             reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
         ) -> None:
@@ -87,7 +89,9 @@ class TestSentAtMostOnce:
         assert caught.value.kind is FailureKind.NO_ANSWER
         assert record.count("POST", "/deploy") == 1
 
-    async def test_a_get_dropped_on_a_reused_connection_is_sent_once_more(self, client_for: Made) -> None:
+    async def test_a_get_dropped_on_a_reused_connection_is_sent_once_more(
+        self, client_for: Made
+    ) -> None:
         async def drop_second_request_of_first_connection(
             reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
         ) -> None:
@@ -108,7 +112,9 @@ class TestSentAtMostOnce:
         assert second.status == 200
         assert record.count("GET", "/second") == 2 and record.connections == 2
 
-    async def test_a_get_dropped_on_a_fresh_connection_is_not_resent(self, client_for: Made) -> None:
+    async def test_a_get_dropped_on_a_fresh_connection_is_not_resent(
+        self, client_for: Made
+    ) -> None:
         async def drop_everything(
             reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
         ) -> None:

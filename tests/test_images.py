@@ -1,4 +1,5 @@
-"""Image references are parsed by Docker's grammar, refused with a reason, and their tags ordered."""
+"""Image references are parsed by Docker's grammar, refused with a reason, and their tags
+ordered."""
 
 from __future__ import annotations
 

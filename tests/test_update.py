@@ -91,7 +91,9 @@ class TestNeverBothAtOnce:
         async with running_fleet(fake) as fleet:
             async with FleetSession(entries(fleet), CLIENT) as session:
                 audits = await audit_fleet(session)
-                deploy_plan = build_plan(audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")])
+                deploy_plan = build_plan(
+                    audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")]
+                )
                 deploying = asyncio.create_task(
                     DeployEngine(
                         session, deploy_plan,
@@ -120,7 +122,9 @@ class TestNeverBothAtOnce:
 
     @pytest.mark.parametrize("restart_mode", ["refuse", "502"])
     async def test_a_deploy_during_an_update_is_refused(self, restart_mode: str) -> None:
-        fake = behind("alpha", apps=[fake_app("explorer", "repo/explorer:1")], restart_mode=restart_mode)
+        fake = behind(
+            "alpha", apps=[fake_app("explorer", "repo/explorer:1")], restart_mode=restart_mode
+        )
         async with running_fleet(fake) as fleet:
             async with FleetSession(entries(fleet), CLIENT) as session:
                 audits = await audit_fleet(session)
@@ -129,7 +133,8 @@ class TestNeverBothAtOnce:
                 )
                 await asyncio.sleep(0.02)
                 plan = build_plan(audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")])
-                (row,) = await DeployEngine(session, plan, timing=DeployTiming(poll_interval=0.05)).run()
+                engine = DeployEngine(session, plan, timing=DeployTiming(poll_interval=0.05))
+                (row,) = await engine.run()
                 (updated,) = await updating
         assert row.state is RowState.FAILED and "CapRover update" in (row.error or "")
         assert fake.deploy_requests() == []

@@ -73,7 +73,7 @@ def _link(params: Any) -> None:
     # construct's RepeatUntil stops *building* at the first item whose next_byte is 0, so
     # each item must announce the next one and only the last may be 0.
     items = list(params.values())
-    for item, following in zip(items, items[1:] + [None]):
+    for item, following in zip(items, [*items[1:], None], strict=True):
         item.next_byte = following.type if following is not None else 0
 
 

@@ -12,4 +12,5 @@ from tests.tui.harness import Fleet, fast_demo_instances, start_fleet
 
 @pytest.fixture
 def demo_fleet(tmp_path: Path) -> Iterator[Fleet]:
-    yield from start_fleet(tmp_path, fast_demo_instances())
+    with start_fleet(tmp_path, fast_demo_instances()) as fleet:
+        yield fleet

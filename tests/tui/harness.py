@@ -1,10 +1,11 @@
 """A fake fleet over loopback and a real vault pointing at it, and the operator's moves, for
-pilot tests (``tests/tui/conftest.py`` turns ``start_fleet`` into the ``demo_fleet`` fixture)."""
+pilot tests (``tests/tui/conftest.py`` makes ``demo_fleet`` with ``start_fleet``)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class Fleet:
         return make_app(self.settings(**changes))
 
 
+@contextmanager
 def start_fleet(
     tmp_path: Path, instances: list[FakeInstance], *, demo: bool = True
 ) -> Iterator[Fleet]:

@@ -99,7 +99,6 @@ async def test_every_word_reaches_aa(
         await load_canned(pilot)
         model = app.fleet
         for key, state in DEPLOYS.items():
-            instance, _, app_name = key.partition("/")
             model.apply_run_event(deploy_event(key, state, started_at=1.0, at=2.0), "repo/x:1")
         model.apply_run_event(update_event("alderbrook", RowState.RESTARTING, at=3.0),
                               "caprover/caprover:1.15.3")

@@ -268,7 +268,8 @@ class TestDeploy:
             await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
             dialog = app.screen
             assert isinstance(dialog, DeployScreen)
-            dialog.query_one("#deploy-image", Input).value = "ghcr.io/windmill-labs/windmill:1.800.0"
+            windmill = "ghcr.io/windmill-labs/windmill:1.800.0"
+            dialog.query_one("#deploy-image", Input).value = windmill
             await pilot.pause()
             assert dialog.plan is not None and len(dialog.plan.rows) > 10
             deploy = dialog.query_one("#deploy", Button)
@@ -288,7 +289,7 @@ class TestDeploy:
         instances = fast_demo_instances()
         slow = next(i for i in instances if i.name == "alderbrook")
         slow.build_seconds = 4.0
-        for fleet in start_fleet(tmp_path, instances):
+        with start_fleet(tmp_path, instances) as fleet:
             app = fleet.app()
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
@@ -383,7 +384,7 @@ class TestIdleLock:
         """Answers that arrive after the lock land nowhere: no crash, nothing shown."""
         from tests.tui.harness import fast_demo_instances, start_fleet
 
-        for fleet in start_fleet(tmp_path, fast_demo_instances(latency_seconds=0.4)):
+        with start_fleet(tmp_path, fast_demo_instances(latency_seconds=0.4)) as fleet:
             now = [0.0]
             app = GcTuiApp(fleet.settings(password=Secret(DEFAULT_PASSWORD),
                                           lock_after_minutes=1 / 60),

@@ -50,7 +50,6 @@ def busy_model() -> FleetModel:
     states = [RowState.PLANNED, RowState.BUILDING, RowState.DONE, RowState.FAILED,
               RowState.CANCELLED, RowState.SKIPPED]
     for index, key in enumerate(keys[:: 3]):
-        instance, _, app_name = key.partition("/")
         model.apply_run_event(deploy_event(key, states[index % len(states)], started_at=1.0,
                                            at=2.0, error="boom [/x]"), "repo/x:1")
     model.apply_run_event(update_event(keys[0].partition("/")[0], RowState.RESTARTING, at=3.0),
@@ -159,7 +158,6 @@ class TestTableDrawing:
             model = app.fleet
             keys = [key for key in model.ordered_keys() if model.markable(key)]
             model.set_marks(keys[:3], True)
-            instance, _, app_name = keys[4].partition("/")
             model.apply_run_event(deploy_event(keys[4], RowState.BUILDING, started_at=1.0, at=1.0))
             model.set_filter(parse_filter("hostile|staging|fernridge|graniteflats"))
             app.fleet_screen.flush()

@@ -64,7 +64,8 @@ def drift_state(app: GcTuiApp, key: str) -> DriftState | None:
 
 @pytest.fixture
 def update_fleet(tmp_path: Path) -> Iterator[Fleet]:
-    yield from start_fleet(tmp_path, fast_demo_instances(**FAST_RESTART))
+    with start_fleet(tmp_path, fast_demo_instances(**FAST_RESTART)) as fleet:
+        yield fleet
 
 
 async def mark(pilot: Pilot[Any], *keys: str) -> None:
@@ -127,7 +128,7 @@ class TestCapRoverUpdate:
         instances = fast_demo_instances(**FAST_RESTART)
         for instance in instances:
             instance.build_seconds = 3.0
-        for fleet in start_fleet(tmp_path, instances):
+        with start_fleet(tmp_path, instances) as fleet:
             app = fleet.app(update_timing=FAST_UPDATE)
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
@@ -148,7 +149,7 @@ class TestCapRoverUpdate:
 
     async def test_deploy_and_quit_while_updating(self, tmp_path: Path) -> None:
         slow_restart = {**FAST_RESTART, "restart_seconds": 2.0}
-        for fleet in start_fleet(tmp_path, fast_demo_instances(**slow_restart)):
+        with start_fleet(tmp_path, fast_demo_instances(**slow_restart)) as fleet:
             app = fleet.app(update_timing=FAST_UPDATE)
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))

@@ -32,7 +32,7 @@ def registries() -> Iterator[DemoRegistries]:
 
 @pytest.fixture
 def fleet(tmp_path: Path, registries: DemoRegistries) -> Iterator[Fleet]:
-    for running in start_fleet(tmp_path, fast_demo_instances()):
+    with start_fleet(tmp_path, fast_demo_instances()) as running:
         running.thread.call(registries.start)
         try:
             yield running

@@ -4,7 +4,7 @@ nothing more; every row ends in a final state with its reason; the log holds eve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -161,7 +161,7 @@ class TestOneFailureNeverStopsTheOthers:
                 blocker = asyncio.create_task(
                     other.client("acme").start_caprover_update("9.9.9")
                 )
-                await asyncio.sleep(0.1)
+                await fake.wait_until(lambda: fake.state.lock_holder is not None)
                 results = await DeployEngine(session, plan, timing=FAST_TIMING).run()
                 await asyncio.gather(blocker, return_exceptions=True)
                 await other.aclose()
@@ -174,19 +174,17 @@ class TestOneFailureNeverStopsTheOthers:
         assert fake.app("explorer").deployed_image == "repo/explorer:2"  # type: ignore[union-attr]
 
     async def test_a_restart_mid_run_is_recovered_with_one_new_login(self) -> None:
-        fake = superset_instance("acme", build_seconds=0.3)
+        fake = superset_instance("acme")
+        fake.hold_builds()  # the build is still running on the server when it restarts
         async with running_fleet(fake) as fleet:
-            events: list[RowEvent] = []
 
             async def restart_while_building() -> None:
-                while not any(e.state is RowState.BUILDING for e in events):
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(0.05)
+                await fake.wait_until(lambda: fake.held_builds() == ["explorer"])
                 fake.restart()
 
             restarter = asyncio.create_task(restart_while_building())
             _plan, results = await plan_and_run(
-                fleet, [DeployTarget("acme", "explorer", "repo/explorer:2")], events=events
+                fleet, [DeployTarget("acme", "explorer", "repo/explorer:2")]
             )
             await restarter
         # The restart lost the build (as a real one would: the build queue lives in memory);
@@ -261,16 +259,30 @@ class TestAudit:
         assert order == ["fast", "slow"]
 
 
+def building_only(fake: FakeInstance, app: str) -> Callable[[], bool]:
+    return lambda: fake.held_builds() == [app]
+
+
 @pytest.mark.parametrize("concurrency", [1, 4])
 async def test_one_deploy_at_a_time_per_instance(concurrency: int) -> None:
-    """CapRover builds one thing at a time: the engine never has two builds queued at once."""
-    fake = superset_instance("acme", build_seconds=0.1)
+    """CapRover builds one thing at a time: whatever the fleet-wide cap, an instance's next
+    deploy goes out only once the server has ended the build before it."""
+    fake = superset_instance("acme")
+    fake.hold_builds()
     async with running_fleet(fake) as fleet:
         async with FleetSession(entries(fleet), FAST_CLIENT) as session:
             audits = await audit_fleet(session)
             plan = build_plan(audits, [DeployTarget("acme", "superset", NEW)])
-            await DeployEngine(session, plan, concurrency=concurrency, timing=FAST_TIMING).run()
-    sent = [r.at for r in fake.requests if r.method == "POST" and "appData" in r.path]
-    assert len(sent) == 3
-    # Each deploy goes out only after the previous build ended on the server.
-    assert all(later - earlier >= 0.1 for earlier, later in zip(sent, sent[1:]))
+            engine = DeployEngine(session, plan, concurrency=concurrency, timing=FAST_TIMING)
+            run = asyncio.create_task(engine.run())
+            members = [row.app for row in plan.rows]
+            for count, member in enumerate(members, start=1):
+                await fake.wait_until(building_only(fake, member))
+                # While this build runs, the server has received nothing after it.
+                assert [app for app, _ in fake.deploy_requests()] == members[:count]
+                fake.release_builds()
+                fake.hold_builds()  # the builds that come later wait again
+            fake.release_builds()
+            results = await run
+    assert len(members) == 3
+    assert [result.state for result in results] == [RowState.DONE] * 3

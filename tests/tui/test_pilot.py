@@ -316,10 +316,14 @@ class TestDeploy:
         # The build is held until the app has quit, and the client's own build deadline is
         # out of reach, so the deploy is still running at every step however slow the run.
         demo_fleet.thread.hold_builds()
+        staging = demo_fleet.instance("staging")
         app = demo_fleet.app(deploy_timing=replace(FAST_TIMING, build_deadline=3600.0))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: audited(app))
             await deploy_from_dialog(pilot, app, f"{EXPLORER}:20260901-1", "staging/explorer")
+            await demo_fleet.thread.wait_until_async(
+                lambda: staging.held_builds() == ["explorer"]
+            )
             await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
             await pilot.press("q")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+import httpx
 import pytest
 
 from gc_tui.core.audit import audit_fleet, audit_stream
@@ -19,7 +21,7 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
-from tests.fakefleet import fake_app, fake_instance, running_fleet
+from tests.fakefleet import deploy, fake_app, fake_instance, login, running_fleet
 
 FAST_CLIENT = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=2)
 FAST_TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
@@ -76,6 +78,11 @@ def received(fleet: FakeFleet) -> set[tuple[str, str, str]]:
 
 def planned(plan: Plan) -> set[tuple[str, str, str]]:
     return {(row.instance, row.app, row.to_image) for row in plan.rows}
+
+
+def building_only(fake: FakeInstance, app: str) -> Callable[[], bool]:
+    """True while ``app``'s build, and nothing else, waits at the fake's gate."""
+    return lambda: fake.held_builds() == [app]
 
 
 class TestTheServersReceiveThePlan:
@@ -195,6 +202,50 @@ class TestOneFailureNeverStopsTheOthers:
         assert "did not go live" in (results[0].error or ""), results[0].error
 
 
+class TestDoneMeansTheServerRunsIt:
+    """A row is done only when the app runs the row's image; a build that ended is not enough."""
+
+    async def test_a_colleagues_deploy_that_lands_during_verification_fails_the_row(
+        self,
+    ) -> None:
+        # A colleague deploys another image of the app from the dashboard while ours builds.
+        # CapRover queues it and starts it as ours ends (docs/caprover-api.md, "The build
+        # queue"), so deployedVersion grows past ours, with their image.
+        ours, theirs = "repo/explorer:2", "repo/explorer:colleague"
+        fake = superset_instance("acme", build_seconds=0)
+        fake.hold_builds()
+        verifying = asyncio.Event()
+
+        def on_event(event: RowEvent) -> None:
+            if event.state is RowState.VERIFYING:
+                verifying.set()
+
+        async with running_fleet(fake) as fleet, httpx.AsyncClient() as dashboard:
+            async with FleetSession(entries(fleet), FAST_CLIENT) as session:
+                plan = build_plan(
+                    await audit_fleet(session), [DeployTarget("acme", "explorer", ours)]
+                )
+                # The settle wait is the window in which theirs goes live: ample, so the
+                # test's own steps below always fit in it.
+                timing = replace(FAST_TIMING, settle_seconds=0.5)
+                engine = DeployEngine(session, plan, timing=timing, on_event=on_event)
+                run = asyncio.create_task(engine.run())
+                await fake.wait_until(building_only(fake, "explorer"))
+                base = fleet.url("acme")
+                token = await login(dashboard, base, fake.password)
+                await deploy(dashboard, base, token, "explorer", theirs)  # queued behind ours
+                fake.release_builds()  # ours ends; theirs starts ...
+                fake.hold_builds()  # ... and waits at the gate
+                await verifying.wait()
+                await fake.wait_until(building_only(fake, "explorer"))
+                fake.release_builds()  # theirs goes live while ours is being verified
+                (result,) = await run
+        assert fake.deploy_requests() == [("explorer", ours), ("explorer", theirs)]
+        assert fake.app("explorer").deployed_image == theirs  # type: ignore[union-attr]
+        assert result.state is RowState.FAILED
+        assert result.error == f"version 3 runs {theirs}, not the target"
+
+
 class TestCancelAndLog:
     """Ctrl-C starts nothing new, lets what is in flight end, and every row is logged."""
 
@@ -257,10 +308,6 @@ class TestAudit:
             async with FleetSession(entries(fleet), HttpSettings(request_deadline=5)) as session:
                 order = [audit.instance.name async for audit in audit_stream(session)]
         assert order == ["fast", "slow"]
-
-
-def building_only(fake: FakeInstance, app: str) -> Callable[[], bool]:
-    return lambda: fake.held_builds() == [app]
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])

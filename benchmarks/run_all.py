@@ -20,6 +20,7 @@ FULL = [
     ["bench_memory.py"],
     ["bench_unlock.py"],
     ["bench_upstream.py"],
+    ["bench_journal.py"],
 ]
 SMOKE = [
     ["floor_audit.py", "--instances", "20", "--small", "5", "--repeat", "1"],
@@ -30,6 +31,7 @@ SMOKE = [
     ["bench_memory.py", "--instances", "20"],
     ["bench_unlock.py", "--repeat", "1", "--entries", "200"],
     ["bench_upstream.py", "--repeat", "1"],
+    ["bench_journal.py", "--smoke"],
 ]
 
 

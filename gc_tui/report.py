@@ -123,7 +123,8 @@ def audit_csv(
             writer.writerow(_csv_cells(base + [""] * (len(header) - len(base))))
             continue
         for app in entry["apps"]:
-            row = base + [
+            row = [
+                *base,
                 app["app"],
                 app["image"] or "",
                 "" if app["version"] is None else app["version"],
@@ -201,7 +202,10 @@ def audit_table(
         if not audit.apps:
             lines.append("  (no apps)")
         for app in audit.apps:
-            last = _drift(app, targets)[0] if targets is not None else ("manual" if app.manual else "")
+            if targets is not None:
+                last = _drift(app, targets)[0]
+            else:
+                last = "manual" if app.manual else ""
             if upstream is not None:
                 last = _upstream_cell(upstream(app), last_width)
             image = fit_image(app.image if app.image is not None else "(no image)", image_width)

@@ -1,4 +1,4 @@
-"""The demo fleet data as packaged with gc-tui (a copy of shared/data/demo_fleet.json)."""
+"""The demo fleet data as packaged with gc-tui (docs/guardian-connector.md#the-demo-fleet)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def demo_fleet_data() -> dict[str, Any]:
     return data
 
 
-# The "Apps differing from target" column of guardian-connector.md §4's scenarios table
+# The "apps differing from target" column of docs/guardian-connector.md#scenarios
 # (fernridge and graniteflats do not answer, so the table has no count for them).
 SCENARIO_DIFFERING = {
     "staging": 0,

@@ -1,12 +1,14 @@
 """`gc-tui demo ...` runs the real commands on the demo fleet, whose scenarios are the table in
-guardian-connector.md §4: the states gc-tui reports must tell the same story."""
+docs/guardian-connector.md#scenarios: the states gc-tui reports must tell the same story."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +94,20 @@ def test_the_demo_deploys_to_newest() -> None:
     planned = {r["app"]: r["to_image"] for r in json.loads(out)["rows"] if r["state"] == "planned"}
     assert planned["explorer"] == "communityfirst/guardianconnector-explorer:20260815-1002"
     assert planned["comapeo"] == "communityfirst/gc-comapeo-cloud:0.4.0"  # 0.3.0 is behind
+
+
+def test_the_demo_cache_forgets_vaults_unused_for_a_day(tmp_path: Path) -> None:
+    import os
+
+    from gc_tui.demo.environment import _vault_for, cache_dir
+
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    stale, recent = cache_dir() / "demo-0.1.0-old.kdbx", cache_dir() / "demo-0.1.0-new.kdbx"
+    for path in (stale, recent):
+        path.write_bytes(b"left by another port or version")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    made = _vault_for({"staging": "http://127.0.0.1:1"}, tmp_path)
+    assert made.parent == cache_dir() and made.is_file()
+    assert not stale.exists()
+    assert recent.exists()  # another demo may be about to read it

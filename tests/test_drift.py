@@ -296,7 +296,7 @@ class TestInstanceDrift:
         assert comapeo.drift.target == TARGETS.images["comapeo"]
 
 
-# --- the demo fleet against guardian-connector.md §4 --------------------------------------------
+# --- the demo fleet against docs/guardian-connector.md#scenarios ---------------------------------
 
 
 def load_fleet() -> dict[str, Any]:
@@ -334,8 +334,7 @@ def names_in(result: InstanceDrift, state: DriftState) -> set[str]:
 
 
 class TestDemoFleetScenarios:
-    """The states reproduce the scenarios table of guardian-connector.md §4, instance by
-    instance."""
+    """The states reproduce docs/guardian-connector.md#scenarios, instance by instance."""
 
     @pytest.mark.parametrize(("name", "count"), sorted(SCENARIO_DIFFERING.items()))
     def test_differing_count(self, name: str, count: int) -> None:

@@ -57,9 +57,75 @@ class TestTransitions:
         assert run.rows["acme/explorer"].states == [
             "planned", "sending", "sent", "building", "verifying", "done"
         ]
-        # One fsync per record: the run (its planned rows), then one per transition.
+        # The run (its planned rows), then one record per transition; never more fsyncs.
         records = [json.loads(line) for line in journal.path.read_text().splitlines()]
-        assert journal.fsyncs == len(records) == 1 + 5
+        assert len(records) == 1 + 5 and 1 < journal.fsyncs <= len(records)
+
+    async def test_rows_sending_together_share_fsyncs(self, tmp_path: Path) -> None:
+        """A group commit: 30 rows reaching ``sending`` at once are not 30 waits on the disk."""
+        journal = Journal(tmp_path / "deploys.jsonl")
+        fakes = [fake_instance(f"site{n}", f"pw{n}", apps=[fake_app("explorer", "repo/e:1")])
+                 for n in range(30)]
+        async with running_fleet(*fakes) as fleet:
+            async with FleetSession(entries(fleet), CLIENT) as session:
+                plan = build_plan(await audit_fleet(session),
+                                  [DeployTarget(f.name, "explorer", "repo/e:2") for f in fakes])
+                results = await DeployEngine(session, plan, timing=TIMING, journal=journal,
+                                             concurrency=30).run()
+        assert [r.state for r in results] == [RowState.DONE] * 30
+        contents = read_journal(journal.path)
+        (run,) = contents.runs
+        assert all(row.states[:2] == ["planned", "sending"] for row in run.rows.values())
+        records = journal.path.read_text().splitlines()
+        assert len(records) == 1 + 30 * 5
+        assert journal.fsyncs < len(records) / 2
+
+    async def test_an_unwritable_journal_sends_nothing(self, tmp_path: Path) -> None:
+        in_the_way = tmp_path / "state"
+        in_the_way.write_text("a file where the journal's folder should be")
+        journal = Journal(in_the_way / "deploys.jsonl")
+        fake = fake_instance("acme", apps=[fake_app("explorer", "repo/explorer:1")])
+        async with running_fleet(fake) as fleet:
+            async with FleetSession(entries(fleet), CLIENT) as session:
+                plan = build_plan(await audit_fleet(session),
+                                  [DeployTarget("acme", "explorer", "repo/explorer:2")])
+                (result,) = await DeployEngine(session, plan, timing=TIMING,
+                                               journal=journal).run()
+        assert result.state is RowState.FAILED
+        assert result.error is not None
+        assert f"the deploy journal {journal.path} cannot be written" in result.error
+        assert result.error.endswith("never sent")
+        assert fake.deploy_requests() == []
+
+    async def test_a_journal_lost_mid_run_stops_the_next_row_before_it_is_sent(
+        self, tmp_path: Path
+    ) -> None:
+        folder = tmp_path / "state"
+        journal = Journal(folder / "deploys.jsonl")
+        first = fake_instance("a-first", "pw1", apps=[fake_app("explorer", "repo/explorer:1")])
+        second = fake_instance("b-second", "pw2", apps=[fake_app("explorer", "repo/explorer:1")])
+        record = first.record
+
+        def lose_the_journal(method: str, path: str, query: dict[str, str], body: object) -> None:
+            if method == "POST" and "appData" in path and folder.is_dir():
+                # The disk goes away while the first deploy is on the server.
+                folder.rename(tmp_path / "gone")
+                folder.write_text("not a folder any more")
+            record(method, path, query, body)
+
+        first.record = lose_the_journal  # type: ignore[method-assign]
+        async with running_fleet(first, second) as fleet:
+            async with FleetSession(entries(fleet), CLIENT) as session:
+                plan = build_plan(await audit_fleet(session), [
+                    DeployTarget("a-first", "explorer", "repo/explorer:2"),
+                    DeployTarget("b-second", "explorer", "repo/explorer:2"),
+                ])
+                results = {r.instance: r for r in await DeployEngine(
+                    session, plan, timing=TIMING, journal=journal, concurrency=1).run()}
+        assert results["a-first"].state is RowState.DONE  # it was sent; the server finished it
+        assert results["b-second"].state is RowState.FAILED
+        assert "cannot be written" in (results["b-second"].error or "")
+        assert second.deploy_requests() == []
 
     async def test_a_refused_deploy_is_not_sent(self, tmp_path: Path) -> None:
         journal = Journal(tmp_path / "deploys.jsonl")

@@ -47,7 +47,7 @@ PASSWORD = Secret(DEFAULT_PASSWORD)
 ENTRY_SECRET = "entry-pw-S3cr3t!"
 TOTP_SEED = "JBSWY3DPEHPK3PXP"
 
-# A small fleet in the layouts operators really use (see keepass-and-security.md §4.3.8).
+# A small fleet in the layouts operators really use (docs/security.md#entry-layouts-the-tests-use).
 FLEET: list[dict[str, Any]] = [
     {
         "title": "alpha",

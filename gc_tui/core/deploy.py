@@ -86,7 +86,7 @@ class DeployEngine(Engine):
     ) -> tuple[str, ...] | None:
         """Send the deploy and follow the build; the build log's tail, or None if it ended."""
         try:
-            self._emit(row, RowState.SENDING)
+            await self._sending(row)
             await self._send_deploy(client, row)
             self._emit(row, RowState.SENT)
             self._emit(row, RowState.BUILDING)

@@ -3,8 +3,9 @@
 ``drift_of`` decides an app's state; nothing else should re-derive it from image strings.
 Precedence, first match wins, and why:
 
-1. ``manual``: a server build needs a human whatever its target says (see Service Update
-   Override in the reference notes), so no other state may offer it for a batch.
+1. ``manual``: a server build needs a human whatever its target says (an image deploy drops
+   what the build added unless someone moved it into a Service Update Override first:
+   docs/guardian-connector.md#server-builds), so no other state may offer it for a batch.
 2. ``held``: a held repository (Postgres) is never batch-upgraded, target or not.
 3. ``unmanaged``: no target, nothing to compare with.
 4. ``unknown``: no deployed image recorded (a failed first deploy) or one we cannot parse.

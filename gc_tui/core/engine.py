@@ -13,6 +13,7 @@ Subclasses say what working on one instance means (``DeployEngine``, ``UpdateEng
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -23,7 +24,7 @@ from enum import StrEnum
 from typing import ClassVar
 
 from gc_tui.core.caprover import CapRoverClient
-from gc_tui.core.journal import Journal, now_iso, operator
+from gc_tui.core.journal import Journal, JournalError, now_iso, operator
 from gc_tui.core.plan import Plan, PlanRow, SkippedRow
 from gc_tui.core.session import FleetSession, InstanceBusy, run_to_the_end
 
@@ -184,7 +185,10 @@ class Engine(ABC):
         return not self.unfinished_rows()
 
     async def run(self) -> list[RowResult]:
-        self._journal_run()
+        try:
+            self._journal_run()
+        except JournalError as err:
+            return self._refuse(f"{err}; never sent")
         for skipped in self.plan.skipped:
             self._finish_skipped(skipped)
         for row in self.plan.rows:
@@ -203,6 +207,19 @@ class Engine(ABC):
                 self._finish(row, RowState.CANCELLED, self._interrupted_reason(row))
             self._report_group_failures()
             self._report_splits()
+            if self.journal is not None:
+                # What is still queued goes down now, even when the run is being torn down;
+                # a failure was already reported on the rows it stopped.
+                with contextlib.suppress(JournalError):
+                    self.journal.flush()
+        return self.final_results()
+
+    def _refuse(self, reason: str) -> list[RowResult]:
+        """Nothing could be recorded: every row ends failed, and nothing was sent."""
+        for skipped in self.plan.skipped:
+            self._finish_skipped(skipped)
+        for row in self.plan.rows:
+            self._finish(row, RowState.FAILED, reason)
         return self.final_results()
 
     def final_results(self) -> list[RowResult]:
@@ -267,7 +284,8 @@ class Engine(ABC):
                 record["error"] = error
             if log_tail:
                 record["log_tail"] = list(log_tail)
-            self.journal.append(record)
+            self.journal.queue([record])
+            self.journal.flush_soon()
         if self._on_event is not None:
             self._on_event(
                 RowEvent(
@@ -283,6 +301,20 @@ class Engine(ABC):
                     time.monotonic(),
                 )
             )
+
+    async def _sending(self, row: PlanRow) -> None:
+        """Journal ``sending`` and wait until it is on disk: only then may the request leave.
+
+        A journal that cannot be written stops the row before anything is sent (RowFailed).
+        """
+        self._emit(row, RowState.SENDING)
+        if self.journal is None:
+            return
+        try:
+            await self.journal.durable()
+        except JournalError as err:
+            self._emit(row, RowState.NOT_SENT, error=str(err))
+            raise RowFailed(f"{err}; never sent") from None
 
     def _finish(
         self, row: PlanRow, state: RowState, error: str | None, log_tail: tuple[str, ...] = ()
@@ -368,10 +400,10 @@ class Engine(ABC):
             split = GroupSplit(instance, group, tuple(states.most_common()))
             self.splits.append(split)
             if self.journal is not None:
-                self.journal.append(
+                self.journal.queue([
                     {"type": "split", "run": self.run_id, "instance": instance, "group": group,
                      "counts": dict(split.counts), "message": split.message}
-                )
+                ])
 
     def _journal_run(self) -> None:
         if self.journal is None:

@@ -48,7 +48,10 @@ _NO_EXTRA_GROUPS: Mapping[str, Sequence[str]] = {}
 
 
 def base_name(app_name: str) -> str:
-    """The one-click app name a service belongs to: ``test-superset-worker`` -> ``test-superset``."""
+    """The one-click app name a service belongs to.
+
+    ``test-superset-worker`` -> ``test-superset``.
+    """
     for suffix in MEMBER_SUFFIXES:
         if app_name.endswith(suffix) and len(app_name) > len(suffix):
             return app_name[: -len(suffix)]

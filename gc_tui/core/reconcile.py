@@ -4,7 +4,7 @@ For each row whose last journaled state is not final:
 
 - never ``sending``: nothing left this machine, so it is ``cancelled``;
 - an app deploy (or rollback): CapRover adds a version entry when a build starts and names its
-  image only when the build succeeded (docs/caprover-api.md, "Versions"). So the row is
+  image only when the build succeeded (docs/caprover-api.md, "The app listing"). So the row is
   ``done`` when the app now runs ``to_image`` in a version created after the run started;
   ``failed`` when a version created since has no image and nothing builds (the build failed:
   the build log's last lines say why); still open while the app builds; and

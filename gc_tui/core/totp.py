@@ -1,7 +1,7 @@
 """TOTP codes (RFC 6238) from a base32 seed, with the standard library only.
 
-pyotp is not used on purpose: it rejects seeds shorter than 128 bits, and KeePass entries
-(and CapRover's own 2FA setup) commonly hold 80-bit seeds.
+pyotp is not used on purpose: 2.12 rejects seeds shorter than 112 bits, and KeePass entries
+commonly hold 16-character (80-bit) seeds (docs/security.md#totp-codes).
 
 Error messages never contain the seed: a ValueError may end up in a log or on screen.
 """

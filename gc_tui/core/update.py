@@ -153,7 +153,7 @@ class UpdateEngine(Engine):
         building = [app.name for app in await client.app_definitions() if app.is_building]
         if building:
             raise RowFailed(f"busy: {', '.join(building)} building on the server; never sent")
-        self._emit(row, RowState.SENDING)
+        await self._sending(row)
         while True:
             try:
                 await client.start_caprover_update(to_version)

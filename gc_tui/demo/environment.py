@@ -8,10 +8,12 @@ Deploys are journaled in the temporary folder, never in the operator's real jour
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,15 +69,28 @@ def _vault_for(urls: Mapping[str, str], folder: Path) -> Path:
     digest = hashlib.sha256(json.dumps([__version__, entries]).encode()).hexdigest()[:16]
     cached = cache_dir() / f"demo-{__version__}-{digest}.kdbx"
     if cached.is_file():
+        with contextlib.suppress(OSError):
+            cached.touch()  # in use: _forget_old_vaults keeps it
         return cached
     try:
         cached.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_demo_vault(cached, entries, DEMO_PASSWORD, registry_logins=logins)
+        _forget_old_vaults(keep=cached)
         return cached
     except OSError:  # no writable cache: the temporary folder will do
         vault = folder / "demo-fleet.kdbx"
         write_demo_vault(vault, entries, DEMO_PASSWORD, registry_logins=logins)
         return vault
+
+
+def _forget_old_vaults(keep: Path, unused_for: float = 86400.0) -> None:
+    """Other ports and versions leave their own vaults: drop those unused for a day (not
+    sooner: another demo may be waiting at its unlock screen to read one)."""
+    now = time.time()
+    for old in keep.parent.glob("demo-*.kdbx"):
+        with contextlib.suppress(OSError):
+            if old != keep and now - old.stat().st_mtime > unused_for:
+                old.unlink()
 
 
 @contextmanager

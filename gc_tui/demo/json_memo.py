@@ -1,9 +1,10 @@
 """``json.dumps`` of a value that is rebuilt on every request but rarely changes.
 
-The appDefinitions listing is ~35 KB of JSON per instance, and encoding it was the largest single
-cost of the fake in benchmarks (~0.2 ms a listing). Knowing whether the listing changed is the hard part: tests mutate
-apps in place (``app.versions.append``, ``app.env_vars[0]["value"] = ...``, builds flip
-isAppBuilding), so no flag or version counter can be trusted. Instead the value is fingerprinted
+The appDefinitions listing is ~35 KB of JSON per instance, and encoding it was the largest
+single cost of the fake in benchmarks (~0.2 ms a listing). Knowing whether the listing changed is
+the hard part: tests mutate apps in place (``app.versions.append``,
+``app.env_vars[0]["value"] = ...``, builds flip isAppBuilding), so no flag or version counter can
+be trusted. Instead the value is fingerprinted
 with ``marshal`` format 2, which costs about a third of encoding it as JSON, and the previous JSON
 is reused only when the fingerprint is byte-for-byte the same.
 

@@ -1,6 +1,6 @@
 """Every fleet-table action in one table: the footer, the `?` screen and the palette read it.
 
-Binding ids let `App.set_keymap` remap keys without touching code (tui-notes.md §3.9).
+Binding ids let `App.set_keymap` remap keys without touching code (docs/tui.md#key-bindings).
 """
 
 from __future__ import annotations

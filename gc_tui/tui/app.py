@@ -95,7 +95,7 @@ class GcTuiApp(App[None]):
         self._watch_terminal()
 
     def _watch_terminal(self) -> None:
-        """Leave cleanly when the SSH session drops (docs/tui.md, "Losing the terminal").
+        """Leave cleanly when the SSH session drops (docs/tui.md#losing-the-terminal).
 
         SIGHUP usually kills the process, but not under nohup or some sudo shells, where a
         TUI without a terminal spins. What was sent keeps running on the servers; the rest
@@ -564,7 +564,7 @@ class GcTuiApp(App[None]):
         yield from super().get_system_commands(screen)
         yield from fleet_commands(self, screen)
 
-    # -- crashes: never print locals (docs/security.md) ------------------------------------
+    # -- crashes: never print locals (docs/security.md#crash-reports) ----------------------
 
     def _handle_exception(self, error: Exception) -> None:
         # Same as Textual 8.2.8's, minus the ``__rich__`` path, which could render anything.

@@ -1,7 +1,7 @@
 """What a crash prints: where it happened, never what the frames held.
 
 Textual's own crash screen is a Rich traceback with ``show_locals=True``: a local ``password``
-or a token dict is printed in clear (keepass-and-security.md §0.7). Ours shows the frames and
+or a token dict is printed in clear (docs/security.md#crash-reports). Ours shows the frames and
 the exception types only; exception messages are dropped too, because a library's message
 can quote a request, and requests carry the admin token.
 """

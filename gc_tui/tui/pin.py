@@ -50,6 +50,15 @@ def plan_pin_rows(targets: Targets, rows: Sequence[FleetRow]) -> PinReport:
 
 def pin_body(report: PinReport, path: Path) -> Text:
     text = Text()
+    older = [change for change in report.changes if change.downgrade]
+    if older:
+        # Pinning what a row runs is how a fleet goes back by accident: say it first.
+        apps = ", ".join(change.app for change in older)
+        text.append_text(safe_text(
+            f"Goes back: {apps} would get a target OLDER than the current one.",
+            style="bold reverse", wrap=True,
+        ))
+        text.append("\n\n")
     text.append("Target changes (app: old target → new image)\n", style="bold")
     for change in report.changes:
         text.append("  ")
@@ -59,6 +68,8 @@ def pin_body(report: PinReport, path: Path) -> Text:
                                    style="" if change.old else "italic"))
         text.append(" → ")
         text.append_text(safe_text(change.new, 70, style="bold"))
+        if change.downgrade:
+            text.append("  OLDER", style="bold reverse")
         text.append("\n")
     if report.skipped:
         text.append("\nNot pinned\n", style="bold")

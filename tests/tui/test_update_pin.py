@@ -228,7 +228,9 @@ class TestPin:
             await pilot.press("p")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             body = text_of(app.screen, ".dialog-body")
-            assert (f"explorer: {EXPLORER}:20260731-948 → {EXPLORER}:20260727-932") in body
+            assert (f"explorer: {EXPLORER}:20260731-948 → {EXPLORER}:20260727-932  OLDER"
+                    in body)
+            assert "Goes back: explorer would get a target OLDER" in body
             assert "postgres" in body and "held repository" in body
             assert app.screen.query_one("#no", Button).has_focus
             await pilot.click("#yes")

@@ -238,7 +238,7 @@ def _totp_from_fields(fields: dict[str, str]) -> tuple[TotpSpec | None, str | No
     if seed:
         settings = fields.get("TOTP Settings", "30;6").strip() or "30;6"
         try:
-            period_text, digits_text = (settings.split(";") + ["6"])[:2]
+            period_text, digits_text = [*settings.split(";"), "6"][:2]
             period, digits = int(period_text), int(digits_text)
             decode_base32_secret(seed)
         except ValueError:

@@ -1,12 +1,14 @@
 """Deterministic rows without servers: canned audits, run events as the engines emit them, and
-the app the snapshots draw. For model, table and snapshot tests that need no fake fleet."""
+the app as the snapshots draw it. For model, table and snapshot tests that need no fake fleet."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from gc_tui.core.engine import RowEvent, RowState
 from gc_tui.core.model import (
@@ -94,6 +96,22 @@ def app_for_snapshot(**changes: Any) -> GcTuiApp:
     options = Settings(vault=Path("fleet.kdbx"), unlock_hint="Demo vault password: demo-only",
                        **changes)
     return make_app(options)
+
+
+def no_blink(app: App[Any]) -> None:
+    """Input cursors drawn steady, so a snapshot does not depend on when it is taken."""
+    for screen in app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+
+
+async def fleet_loaded(pilot: Pilot[Any]) -> GcTuiApp:
+    """``load_canned``, then steady cursors: the fleet as a snapshot draws it."""
+    await load_canned(pilot)
+    app = pilot.app
+    assert isinstance(app, GcTuiApp)
+    no_blink(app)
+    return app
 
 
 # -- run events, as the engines emit them ------------------------------------------------------

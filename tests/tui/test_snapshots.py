@@ -8,29 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from gc_tui.tui.app import GcTuiApp
-from tests.tui.canned import app_for_snapshot, load_canned
+from tests.tui.canned import app_for_snapshot, fleet_loaded, no_blink
 
 SNAP_SIZE = (120, 34)
 SnapCompare = Callable[..., bool]  # pytest-textual-snapshot's fixture
-
-
-def no_blink(app: App[Any]) -> None:
-    for screen in app.screen_stack:
-        for widget in screen.query(Input):
-            widget.cursor_blink = False
-
-
-async def fleet_loaded(pilot: Pilot[Any]) -> GcTuiApp:
-    await load_canned(pilot)
-    app = pilot.app
-    assert isinstance(app, GcTuiApp)
-    no_blink(app)
-    return app
 
 
 def test_unlock_screen(snap_compare: SnapCompare) -> None:

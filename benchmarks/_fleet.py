@@ -87,7 +87,9 @@ class Report:
     def info(self, label: str, value: str) -> None:
         print(f"  {label:<52} {value}")
 
-    def check(self, label: str, figure: float, target: float, unit: str = "", note: str = "") -> bool:
+    def check(
+        self, label: str, figure: float, target: float, unit: str = "", note: str = ""
+    ) -> bool:
         ok = figure <= target
         mark = "ok  " if ok else "MISS"
         extra = f"  ({note})" if note else ""

@@ -29,7 +29,9 @@ NEW_IMAGES = (
 )
 
 
-async def _deploy(instances, concurrency: int, poll: float, settle: float, image: str) -> tuple[float, int, int]:
+async def _deploy(
+    instances, concurrency: int, poll: float, settle: float, image: str
+) -> tuple[float, int, int]:
     from gc_tui.core.audit import audit_fleet
     from gc_tui.core.deploy import DeployEngine, DeployTiming
     from gc_tui.core.engine import RowState
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=1.5)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--default-concurrency", type=int, default=8)
-    parser.add_argument("--skip-default", action="store_true", help="skip the default-concurrency run")
+    parser.add_argument(
+        "--skip-default", action="store_true", help="skip the default-concurrency run"
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     if args.smoke:

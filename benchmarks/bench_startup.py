@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         frames.append(float(out.strip().splitlines()[-1]))
     leaked = subprocess.run(
         [PYTHON, "-c", "import sys, gc_tui.core, gc_tui.core.audit, gc_tui.core.deploy, "
-         "gc_tui.core.vault; print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"],
+         "gc_tui.core.vault; "
+         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))"],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.strip()
     report.info("command", " ".join(Path(c).name if i == 0 else c for i, c in enumerate(command)))

@@ -21,9 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._fleet import Report
 
@@ -72,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if cli is None:
         print("  SKIPPED: keepassxc-cli not found (Debian: apt-get install keepassxc)")
         return 0
-    from vaults import make_vault  # tests/vaults.py: the same builder the vault tests use
+    from tests.vaults import make_vault  # the same builder the vault tests use
 
     with tempfile.TemporaryDirectory(prefix="gc-tui-bench-") as tmp:
         for label, kdf in (("Argon2d", "argon2d"), ("AES-KDF", "aes-kdf")):

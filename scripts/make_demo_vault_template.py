@@ -12,13 +12,13 @@ import io
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pykeepass import PyKeePass  # noqa: E402
-from pykeepass.pykeepass import BLANK_DATABASE_LOCATION, BLANK_DATABASE_PASSWORD  # noqa: E402
-from vaults import _set_argon2  # noqa: E402
+from pykeepass import PyKeePass
+from pykeepass.pykeepass import BLANK_DATABASE_LOCATION, BLANK_DATABASE_PASSWORD
 
-from gc_tui.demo.demo_vault import TEMPLATE, TEMPLATE_PASSWORD  # noqa: E402
+from gc_tui.demo.demo_vault import TEMPLATE, TEMPLATE_PASSWORD
+from tests.vaults import _set_argon2
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Helpers for tests that talk to fake CapRover servers (import with ``from fakefleet import ...``).
+"""Helpers for tests that talk to fake CapRover servers.
 
 Every timing is shrunk so a full deploy or self-update takes a fraction of a second.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,7 +38,7 @@ def fake_instance(
     name: str = "alpha",
     password: str = "alpha-password",
     *,
-    apps: list[FakeApp] | list[str] | None = None,
+    apps: Sequence[FakeApp | str] | None = None,
     **options: Any,
 ) -> FakeInstance:
     """A small instance with fast timings; ``apps`` may be names (each gets one version)."""

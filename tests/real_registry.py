@@ -52,7 +52,7 @@ class TokenRealm:
                 query = parse_qs(urlsplit(self.path).query)
                 realm.asked.append(
                     (
-                        (query.get("service") or [None])[0],
+                        next(iter(query.get("service", [])), None),
                         tuple(query.get("scope", [])),
                         self.headers.get("Authorization", "").startswith("Basic "),
                     )

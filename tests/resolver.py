@@ -26,7 +26,7 @@ class FakeResolver:
         self.asked.append(name)
         if name not in self.names:
             return self._real(host, port, *args, **kwargs)
-        result = []
+        result: list[tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]] = []
         for address in self.names[name]:
             if ":" in address:
                 result.append((socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0)))

@@ -7,10 +7,10 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
-from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.caprover import (
     ApiError,
@@ -28,23 +28,24 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeApp, FakeInstance
+from tests.fakefleet import fake_app, fake_instance, running_fleet
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=1.0)
 
 
 def as_vault_entry(
-    fleet: FakeFleet, fake: FakeInstance, password: str | None = None, **kw: object
+    fleet: FakeFleet, fake: FakeInstance, password: str | None = None, **kw: Any
 ) -> Instance:
     return Instance(
         fake.name,
         fleet.url(fake.name),
         Secret(password if password is not None else fake.password),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
-async def session_for(fleet: FakeFleet, *instances: Instance, **kw: object) -> FleetSession:
-    return FleetSession(list(instances), FAST, **kw)  # type: ignore[arg-type]
+async def session_for(fleet: FakeFleet, *instances: Instance, **kw: Any) -> FleetSession:
+    return FleetSession(list(instances), FAST, **kw)
 
 
 class TestLogin:
@@ -232,11 +233,12 @@ class TestAppDefinitions:
         """Entries that are not objects with an integer version are left out; the deployed
         one is found whether or not the history was read first."""
         app = FakeApp.with_history("explorer", ["repo/explorer:1", "repo/explorer:2"])
-        app.versions[:0] = [
+        junk: list[Any] = [
             "junk", None, {"version": True, "deployedImageName": "repo/explorer:bool"},
             {"version": "1", "deployedImageName": "repo/explorer:text"},
             {"noversion": 1},
         ]
+        app.versions[:0] = junk
         app.versions.append({"version": 0, "deployedImageName": 5, "timeStamp": None})
         app.deployed_version = 1
         fake = fake_instance(apps=[app])

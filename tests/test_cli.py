@@ -9,15 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakefleet import FAST, fake_app, fake_instance
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.journal import default_journal_path, read_journal
 from gc_tui.core.update import UpdateTiming
 from gc_tui.demo.fleet import FakeFleetThread
+from gc_tui.demo.instance import FakeApp, FakeInstance
 from gc_tui.settings import Settings
+from tests.fakefleet import FAST, fake_app, fake_instance
+from tests.vaults import make_vault
 
 VAULT_PASSWORD = "vault-master-Pw-0001"
 TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
@@ -33,8 +34,8 @@ class Terminal(io.StringIO):
         return True
 
 
-def fleet_instances() -> list:
-    def apps() -> list:
+def fleet_instances() -> list[FakeInstance]:
+    def apps() -> list[FakeApp]:
         return [
             fake_app("postgres", "postgres:16"),
             fake_app("superset", OLD, 3, tags=["superset"]),
@@ -73,7 +74,9 @@ class Result:
         self.code, self.stdout, self.stderr = code, stdout, stderr
 
 
-def gc_tui(*argv: str, stdin: io.StringIO | None = None, password: str | None = VAULT_PASSWORD) -> Result:
+def gc_tui(
+    *argv: str, stdin: io.StringIO | None = None, password: str | None = VAULT_PASSWORD
+) -> Result:
     out, err = io.StringIO(), io.StringIO()
     if stdin is None:
         stdin = io.StringIO((password + "\n") if password is not None else "")
@@ -203,7 +206,8 @@ class TestDeploy:
 
     def test_read_only_refuses(self, vault: Path, fleet: FakeFleetThread) -> None:
         result = gc_tui(
-            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--yes", "--read-only"
+            "deploy", *vault_flags(vault), "--app", "superset", "--image", NEW, "--yes",
+            "--read-only",
         )
         assert result.code == 2 and "read-only" in result.stderr
         assert all(not f.deploy_requests() for f in fleet.fleet.instances)
@@ -227,7 +231,9 @@ class TestRollback:
         ]
         assert result.code == 0
 
-    def test_a_server_built_predecessor_is_refused(self, vault: Path, fleet: FakeFleetThread) -> None:
+    def test_a_server_built_predecessor_is_refused(
+        self, vault: Path, fleet: FakeFleetThread
+    ) -> None:
         gc_tui("deploy", *vault_flags(vault), "--app", "redis", "--image", "redis:7.2.4", "--yes",
                "--include-manual", "--instance", "bravo")
         result = gc_tui("rollback", *vault_flags(vault), "--app", "redis", "--instance", "bravo",
@@ -278,7 +284,9 @@ def test_no_secret_in_any_output(vault: Path, fleet: FakeFleetThread, tmp_path: 
         ["targets", "pin", "--from-instance", "alpha", "--targets", str(targets),
          "--include-unmanaged", "--yes"],
     ):
-        result = gc_tui(argv[0], *argv[1:2] if argv[0] == "targets" else [], *vault_flags(vault), *(argv[2:] if argv[0] == "targets" else argv[1:]))
+        # The vault flags go after the command (and after the subcommand of targets).
+        command = argv[:2] if argv[0] == "targets" else argv[:1]
+        result = gc_tui(*command, *vault_flags(vault), *argv[len(command):])
         outputs += [result.stdout, result.stderr]
     outputs.append(default_journal_path().read_text())
     outputs.append(targets.read_text())
@@ -322,7 +330,7 @@ class TestPasswordSources:
         assert result.code == 0, result.stderr
 
     def test_key_file_alone_needs_no_password(self, fleet: FakeFleetThread, tmp_path: Path) -> None:
-        from vaults import make_keyfile
+        from tests.vaults import make_keyfile
 
         keyfile = make_keyfile(tmp_path / "fleet.keyx")
         alpha = fleet.instance("alpha")
@@ -342,7 +350,9 @@ class TestMistakes:
         result = gc_tui("deploy", *vault_flags(vault), "--app", "supserset", "--image", NEW,
                         "--yes")
         assert result.code == 2
-        assert "no instance has an app named 'supserset' (did you mean 'superset'?)" in result.stderr
+        assert (
+            "no instance has an app named 'supserset' (did you mean 'superset'?)" in result.stderr
+        )
         assert all(not f.deploy_requests() for f in fleet.fleet.instances)
 
     def test_an_image_without_a_tag_needs_allow_floating(self, vault: Path) -> None:

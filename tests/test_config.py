@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_instance
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.config import ConfigError, load_config
 from gc_tui.core.model import Instance
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import fake_instance
+from tests.vaults import make_vault
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -15,15 +15,16 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
-from fakefleet import FAST, builds_settled, fake_app, fake_instance
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.journal import read_journal
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import FAST, builds_settled, fake_app, fake_instance
+from tests.vaults import make_vault
 
 PASSWORD = "crash-vault-pw"
 OLD, NEW = "repo/explorer:1", "repo/explorer:2"
@@ -52,8 +53,8 @@ def test_a_killed_deploy_is_settled_from_the_servers_record(
     state = tmp_path / "state"
     monkeypatch.setenv("GC_TUI_STATE_DIR", str(state))
     with FakeFleetThread(fakes) as fleet:
-        entries = [{"title": name, "url": fleet.url(name), "password": fleet.instance(name).password,
-                    "group": "G"} for name in NAMES]
+        entries = [{"title": name, "url": fleet.url(name),
+                    "password": fleet.instance(name).password, "group": "G"} for name in NAMES]
         vault = make_vault(tmp_path / "fleet.kdbx", entries, password=PASSWORD)
         fleet.hold_builds()
         process = subprocess.Popen(
@@ -68,14 +69,19 @@ def test_a_killed_deploy_is_settled_from_the_servers_record(
         process.stdin.close()
         # Instances go one after the other (concurrency 1); release each build until the
         # kill_at-th deploy is on the server and held there.
+        def deploys_arrived(count: int) -> bool:
+            return len(fleet.fleet.deploy_requests()) >= count
+
+        def deploys_arrived_and_held(count: int) -> bool:
+            return deploys_arrived(count) and any(f.held_builds() for f in fakes)
+
         for k in range(1, kill_at + 1):
             if in_flight and k == kill_at:
                 # The server reads this deploy at once and answers it after a while, as a
                 # slow one would: the process dies with the request sent and unanswered.
-                fleet.wait_until(lambda k=k: len(fleet.fleet.deploy_requests()) >= k)
+                fleet.wait_until(partial(deploys_arrived, k))
                 break
-            fleet.wait_until(lambda k=k: len(fleet.fleet.deploy_requests()) >= k
-                             and any(f.held_builds() for f in fakes))
+            fleet.wait_until(partial(deploys_arrived_and_held, k))
             if k < kill_at:
                 if in_flight and k + 1 == kill_at:
                     fakes[k].latency_seconds = 1.0

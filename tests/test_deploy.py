@@ -4,14 +4,15 @@ nothing more; every row ends in a final state with its reason; the log holds eve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+import httpx
 import pytest
-from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet, audit_stream
 from gc_tui.core.deploy import DeployEngine, DeployTiming
-from gc_tui.core.engine import RowEvent, RowState
+from gc_tui.core.engine import RowEvent, RowResult, RowState
 from gc_tui.core.http import HttpSettings
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.core.model import Instance, InstanceStatus
@@ -20,6 +21,7 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
+from tests.fakefleet import deploy, fake_app, fake_instance, login, running_fleet
 
 FAST_CLIENT = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=2)
 FAST_TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.1, busy_retry_first=0.05)
@@ -53,7 +55,7 @@ async def plan_and_run(
     journal: Journal | None = None,
     events: list[RowEvent] | None = None,
     cancel_after_first_build: bool = False,
-) -> tuple[Plan, list]:
+) -> tuple[Plan, list[RowResult]]:
     async with FleetSession(entries(fleet), FAST_CLIENT) as session:
         audits = await audit_fleet(session)
         plan = build_plan(audits, wanted)
@@ -78,6 +80,11 @@ def planned(plan: Plan) -> set[tuple[str, str, str]]:
     return {(row.instance, row.app, row.to_image) for row in plan.rows}
 
 
+def building_only(fake: FakeInstance, app: str) -> Callable[[], bool]:
+    """True while ``app``'s build, and nothing else, waits at the fake's gate."""
+    return lambda: fake.held_builds() == [app]
+
+
 class TestTheServersReceiveThePlan:
     """The fakes' own request record, not the engine's report, decides what was deployed."""
 
@@ -100,7 +107,9 @@ class TestTheServersReceiveThePlan:
             wanted = [
                 DeployTarget("acme", "superset", NEW),
                 DeployTarget("acme", "postgres", "postgres:17"),
-                DeployTarget("acme", "explorer", "communityfirst/guardianconnector-explorer:20260601-1"),
+                DeployTarget(
+                    "acme", "explorer", "communityfirst/guardianconnector-explorer:20260601-1"
+                ),
             ]
             plan, results = await plan_and_run(fleet, wanted)
             assert received(fleet) == planned(plan) == {
@@ -121,9 +130,11 @@ class TestOneFailureNeverStopsTheOthers:
         fakes = [superset_instance("acme"), superset_instance("bravo")]
         fakes[0].failing_images = {NEW}
         async with running_fleet(*fakes) as fleet:
-            plan, results = await plan_and_run(
-                fleet, [DeployTarget(f.name, "explorer", NEW.replace("superset-deployment", "x")) for f in fakes]
-                + [DeployTarget(f.name, "superset", NEW) for f in fakes]
+            _plan, results = await plan_and_run(
+                fleet,
+                [DeployTarget(f.name, "explorer", NEW.replace("superset-deployment", "x"))
+                 for f in fakes]
+                + [DeployTarget(f.name, "superset", NEW) for f in fakes],
             )
         by_key = {r.key: r for r in results}
         failed = by_key["acme/superset"]
@@ -138,7 +149,7 @@ class TestOneFailureNeverStopsTheOthers:
     async def test_an_unreachable_instance(self) -> None:
         fakes = [superset_instance("acme"), superset_instance("bravo", fault="unreachable")]
         async with running_fleet(*fakes) as fleet:
-            plan, results = await plan_and_run(
+            _plan, results = await plan_and_run(
                 fleet, [DeployTarget(f.name, "superset", NEW) for f in fakes]
             )
         states = {r.key: (r.state, r.error) for r in results}
@@ -157,7 +168,7 @@ class TestOneFailureNeverStopsTheOthers:
                 blocker = asyncio.create_task(
                     other.client("acme").start_caprover_update("9.9.9")
                 )
-                await asyncio.sleep(0.1)
+                await fake.wait_until(lambda: fake.state.lock_holder is not None)
                 results = await DeployEngine(session, plan, timing=FAST_TIMING).run()
                 await asyncio.gather(blocker, return_exceptions=True)
                 await other.aclose()
@@ -170,19 +181,17 @@ class TestOneFailureNeverStopsTheOthers:
         assert fake.app("explorer").deployed_image == "repo/explorer:2"  # type: ignore[union-attr]
 
     async def test_a_restart_mid_run_is_recovered_with_one_new_login(self) -> None:
-        fake = superset_instance("acme", build_seconds=0.3)
+        fake = superset_instance("acme")
+        fake.hold_builds()  # the build is still running on the server when it restarts
         async with running_fleet(fake) as fleet:
-            events: list[RowEvent] = []
 
             async def restart_while_building() -> None:
-                while not any(e.state is RowState.BUILDING for e in events):
-                    await asyncio.sleep(0.01)
-                await asyncio.sleep(0.05)
+                await fake.wait_until(lambda: fake.held_builds() == ["explorer"])
                 fake.restart()
 
             restarter = asyncio.create_task(restart_while_building())
-            plan, results = await plan_and_run(
-                fleet, [DeployTarget("acme", "explorer", "repo/explorer:2")], events=events
+            _plan, results = await plan_and_run(
+                fleet, [DeployTarget("acme", "explorer", "repo/explorer:2")]
             )
             await restarter
         # The restart lost the build (as a real one would: the build queue lives in memory);
@@ -193,6 +202,50 @@ class TestOneFailureNeverStopsTheOthers:
         assert "did not go live" in (results[0].error or ""), results[0].error
 
 
+class TestDoneMeansTheServerRunsIt:
+    """A row is done only when the app runs the row's image; a build that ended is not enough."""
+
+    async def test_a_colleagues_deploy_that_lands_during_verification_fails_the_row(
+        self,
+    ) -> None:
+        # A colleague deploys another image of the app from the dashboard while ours builds.
+        # CapRover queues it and starts it as ours ends (docs/caprover-api.md, "The build
+        # queue"), so deployedVersion grows past ours, with their image.
+        ours, theirs = "repo/explorer:2", "repo/explorer:colleague"
+        fake = superset_instance("acme", build_seconds=0)
+        fake.hold_builds()
+        verifying = asyncio.Event()
+
+        def on_event(event: RowEvent) -> None:
+            if event.state is RowState.VERIFYING:
+                verifying.set()
+
+        async with running_fleet(fake) as fleet, httpx.AsyncClient() as dashboard:
+            async with FleetSession(entries(fleet), FAST_CLIENT) as session:
+                plan = build_plan(
+                    await audit_fleet(session), [DeployTarget("acme", "explorer", ours)]
+                )
+                # The settle wait is the window in which theirs goes live: ample, so the
+                # test's own steps below always fit in it.
+                timing = replace(FAST_TIMING, settle_seconds=0.5)
+                engine = DeployEngine(session, plan, timing=timing, on_event=on_event)
+                run = asyncio.create_task(engine.run())
+                await fake.wait_until(building_only(fake, "explorer"))
+                base = fleet.url("acme")
+                token = await login(dashboard, base, fake.password)
+                await deploy(dashboard, base, token, "explorer", theirs)  # queued behind ours
+                fake.release_builds()  # ours ends; theirs starts ...
+                fake.hold_builds()  # ... and waits at the gate
+                await verifying.wait()
+                await fake.wait_until(building_only(fake, "explorer"))
+                fake.release_builds()  # theirs goes live while ours is being verified
+                (result,) = await run
+        assert fake.deploy_requests() == [("explorer", ours), ("explorer", theirs)]
+        assert fake.app("explorer").deployed_image == theirs  # type: ignore[union-attr]
+        assert result.state is RowState.FAILED
+        assert result.error == f"version 3 runs {theirs}, not the target"
+
+
 class TestCancelAndLog:
     """Ctrl-C starts nothing new, lets what is in flight end, and every row is logged."""
 
@@ -200,7 +253,7 @@ class TestCancelAndLog:
         fake = superset_instance("acme")
         journal = Journal()
         async with running_fleet(fake) as fleet:
-            plan, results = await plan_and_run(
+            _plan, results = await plan_and_run(
                 fleet,
                 [DeployTarget("acme", "superset", NEW)],
                 journal=journal,
@@ -259,14 +312,24 @@ class TestAudit:
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 async def test_one_deploy_at_a_time_per_instance(concurrency: int) -> None:
-    """CapRover builds one thing at a time: the engine never has two builds queued at once."""
-    fake = superset_instance("acme", build_seconds=0.1)
+    """CapRover builds one thing at a time: whatever the fleet-wide cap, an instance's next
+    deploy goes out only once the server has ended the build before it."""
+    fake = superset_instance("acme")
+    fake.hold_builds()
     async with running_fleet(fake) as fleet:
         async with FleetSession(entries(fleet), FAST_CLIENT) as session:
             audits = await audit_fleet(session)
             plan = build_plan(audits, [DeployTarget("acme", "superset", NEW)])
-            await DeployEngine(session, plan, concurrency=concurrency, timing=FAST_TIMING).run()
-    sent = [r.at for r in fake.requests if r.method == "POST" and "appData" in r.path]
-    assert len(sent) == 3
-    # Each deploy goes out only after the previous build ended on the server.
-    assert all(later - earlier >= 0.1 for earlier, later in zip(sent, sent[1:]))
+            engine = DeployEngine(session, plan, concurrency=concurrency, timing=FAST_TIMING)
+            run = asyncio.create_task(engine.run())
+            members = [row.app for row in plan.rows]
+            for count, member in enumerate(members, start=1):
+                await fake.wait_until(building_only(fake, member))
+                # While this build runs, the server has received nothing after it.
+                assert [app for app, _ in fake.deploy_requests()] == members[:count]
+                fake.release_builds()
+                fake.hold_builds()  # the builds that come later wait again
+            fake.release_builds()
+            results = await run
+    assert len(members) == 3
+    assert [result.state for result in results] == [RowState.DONE] * 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 from gc_tui.core.drift import (
     DEPLOYABLE_STATES,
@@ -19,6 +18,7 @@ from gc_tui.core.drift import (
 )
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus, VersionInfo
 from gc_tui.core.targets import Targets, targets_from_mapping
+from tests.demo_data import SCENARIO_DIFFERING, demo_fleet_data
 
 EXPLORER = "communityfirst/guardianconnector-explorer:20260731-948"
 DIGEST = "sha256:" + "ab" * 32
@@ -274,7 +274,8 @@ def audit(
 
 
 class TestInstanceDrift:
-    """An unreachable instance reports nothing as known; a reachable one lists missing target apps."""
+    """An unreachable instance reports nothing as known; a reachable one lists missing target
+    apps."""
 
     def test_unreachable_knows_nothing(self) -> None:
         result = instance_drift(

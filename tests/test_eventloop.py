@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import trustme
-from fakefleet import fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.eventloop import loop_factory, loop_name, run
@@ -18,6 +17,7 @@ from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance, InstanceStatus
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
+from tests.fakefleet import fake_instance, running_fleet
 
 if sys.platform == "win32":  # the only platform where pyproject does not install uvloop
     pytest.skip("uvloop is not built for Windows", allow_module_level=True)

@@ -20,19 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fakefleet import (
-    api,
-    app_definitions,
-    auth,
-    build_status,
-    builds_settled,
-    deploy,
-    eventually,
-    fake_app,
-    fake_instance,
-    login,
-    running_fleet,
-)
 
 from gc_tui.core.totp import totp_code
 from gc_tui.demo import (
@@ -46,6 +33,19 @@ from gc_tui.demo.captain import HEALTH_UUID
 from gc_tui.demo.captain_state import BuildLog
 from gc_tui.demo.catalog import demo_fleet_data, older_image
 from gc_tui.demo.demo_vault import write_demo_vault
+from tests.fakefleet import (
+    api,
+    app_definitions,
+    auth,
+    build_status,
+    builds_settled,
+    deploy,
+    eventually,
+    fake_app,
+    fake_instance,
+    login,
+    running_fleet,
+)
 
 OTP_SEED = "JBSWY3DPEHPK3PXP"
 
@@ -152,7 +152,7 @@ class TestTransport:
             seen = [await raw()]
             assert await raw() == seen[0]
             app = instance.apps[0]
-            for change in (
+            changes: tuple[Callable[[], object], ...] = (
                 lambda: app.versions[-1].update(gitHash="abc"),
                 lambda: app.versions[-1].update(gitHash=1),
                 lambda: app.versions[-1].update(gitHash=True),  # == 1, but JSON true
@@ -161,7 +161,8 @@ class TestTransport:
                 lambda: app.env_vars[0].update(key="K2"),
                 lambda: instance.state.building.update(web=True),
                 lambda: setattr(instance, "version", "1.10.0"),
-            ):
+            )
+            for change in changes:
                 change()
                 seen.append(await raw())
                 assert seen[-1] != seen[-2]
@@ -1060,7 +1061,7 @@ class TestDemoFleet:
         assert len(differing) == 8
 
     def test_vault(self, tmp_path: Path) -> None:
-        from pykeepass import PyKeePass
+        from pykeepass import PyKeePass  # type: ignore[import-untyped]
 
         urls = {i.name: f"http://127.0.0.1:{9000 + n}" for n, i in enumerate(demo_instances())}
         entries = demo_vault_entries(urls)

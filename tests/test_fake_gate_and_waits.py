@@ -14,7 +14,9 @@ import textwrap
 
 import httpx
 import pytest
-from fakefleet import (
+
+from gc_tui.demo import FakeFleetThread, ReceivedDeploy
+from tests.fakefleet import (
     api,
     app_definitions,
     build_status,
@@ -25,8 +27,6 @@ from fakefleet import (
     login,
     running_fleet,
 )
-
-from gc_tui.demo import FakeFleetThread, ReceivedDeploy
 
 PULL_DENIED = "Error: (HTTP code 404) unexpected - pull access denied for example/web"
 

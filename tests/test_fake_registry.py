@@ -9,14 +9,14 @@ docs/registries.md, each quoted in the test that relies on it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-from real_registry import RealRegistry, real_registry
 
 from gc_tui.demo.fake_registry import FakeRegistry
+from tests.real_registry import RealRegistry, real_registry
 
 ACCEPT_ALL = (
     "application/vnd.oci.image.index.v1+json, "
@@ -28,10 +28,10 @@ MULTI = ("linux/amd64", "linux/arm64")
 CREATED = datetime(2026, 8, 15, 9, tzinfo=UTC)
 
 
-def pushed_everywhere(push: object) -> None:
+def pushed_everywhere(push: Callable[..., object]) -> None:
     for tag in ("17.6", "17.5", "17"):
-        push("library/postgres", tag, CREATED, platforms=MULTI)  # type: ignore[operator]
-    push("communityfirst/explorer", "20260815-1002", CREATED)  # type: ignore[operator]
+        push("library/postgres", tag, CREATED, platforms=MULTI)
+    push("communityfirst/explorer", "20260815-1002", CREATED)
 
 
 @pytest.fixture(scope="module")

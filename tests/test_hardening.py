@@ -6,12 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_app, fake_instance, running_fleet
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.caprover import BadResponse, CapRoverClient
@@ -20,6 +19,8 @@ from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import fake_app, fake_instance, running_fleet
+from tests.vaults import make_vault
 
 VAULT_PASSWORD = "hardening-master-pw"
 ESC_TITLE = "\x1b]0;pwned\x07"
@@ -41,8 +42,11 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+HostileFleet = tuple[FakeFleetThread, Path]
+
+
 @pytest.fixture
-def hostile_fleet(tmp_path: Path):  # type: ignore[no-untyped-def]
+def hostile_fleet(tmp_path: Path) -> Iterator[HostileFleet]:
     fake = fake_instance(
         "acme", "acme-pw", apps=[fake_app(name, image) for name, image in HOSTILE_APPS.items()]
     )
@@ -72,7 +76,7 @@ class TestTerminalInjection:
     """Escape sequences and bidi overrides never reach the terminal or the CSV."""
 
     @pytest.mark.parametrize("fmt", ["table", "csv"])
-    def test_audit_output(self, hostile_fleet, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    def test_audit_output(self, hostile_fleet: HostileFleet, fmt: str) -> None:
         _fleet, vault = hostile_fleet
         code, out, err = run_cli(
             "audit", "--vault", str(vault), "--group", "CapRover", "--format", fmt
@@ -100,7 +104,9 @@ class TestTerminalInjection:
 class TestSecretsInErrorPaths:
     """An exception with the master password and a token in scope prints neither."""
 
-    def test_exception_inside_login(self, hostile_fleet, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    def test_exception_inside_login(
+        self, hostile_fleet: HostileFleet, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         fleet, vault = hostile_fleet
         original = CapRoverClient._login_request
 
@@ -119,7 +125,7 @@ class TestSecretsInErrorPaths:
             assert secret not in out + err
 
     def test_a_crash_outside_the_core_prints_frames_not_messages(
-        self, hostile_fleet, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+        self, hostile_fleet: HostileFleet, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         _fleet, vault = hostile_fleet
         import gc_tui.report

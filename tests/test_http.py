@@ -13,8 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 import trustme
-from rawhttp import ServerRecord, answer, raw_server, read_request, reset
-from resolver import FakeResolver
 
 from gc_tui.core.http import (
     FailureKind,
@@ -26,6 +24,8 @@ from gc_tui.core.http import (
     fetch,
     make_client,
 )
+from tests.rawhttp import ServerRecord, answer, raw_server, read_request, reset
+from tests.resolver import FakeResolver
 
 SETTINGS = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=3)
 OK = answer(200, b'{"ok": true}')
@@ -40,8 +40,11 @@ async def answer_everything(
         await writer.drain()
 
 
+Made = dict[str, httpx.AsyncClient]
+
+
 @pytest.fixture
-async def client_for() -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def client_for() -> AsyncIterator[Made]:
     """Clients made by make_client, closed at the end; keyed by base URL."""
     made: dict[str, httpx.AsyncClient] = {}
     yield made
@@ -49,7 +52,7 @@ async def client_for() -> AsyncIterator[dict[str, httpx.AsyncClient]]:
         await client.aclose()
 
 
-def client(made: dict[str, httpx.AsyncClient], url: str, settings: HttpSettings = SETTINGS,
+def client(made: Made, url: str, settings: HttpSettings = SETTINGS,
            tls: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     made[url] = make_client(url, tls=tls, settings=settings)
     return made[url]
@@ -65,8 +68,12 @@ class TestSentAtMostOnce:
     """A request that changes a server goes out once, whatever the connection does; a GET
     may go out twice, only when a reused connection closed before the answer began."""
 
-    async def test_a_post_the_server_reads_then_drops_reaches_it_once(self, client_for) -> None:  # type: ignore[no-untyped-def]
-        async def drop_posts(reader, writer, record: ServerRecord) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_post_the_server_reads_then_drops_reaches_it_once(
+        self, client_for: Made
+    ) -> None:
+        async def drop_posts(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             while (request := await read_request(reader)) is not None:
                 record.requests.append(request)
                 if request.method == "POST":
@@ -82,8 +89,12 @@ class TestSentAtMostOnce:
         assert caught.value.kind is FailureKind.NO_ANSWER
         assert record.count("POST", "/deploy") == 1
 
-    async def test_a_get_dropped_on_a_reused_connection_is_sent_once_more(self, client_for) -> None:  # type: ignore[no-untyped-def]
-        async def drop_second_request_of_first_connection(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_get_dropped_on_a_reused_connection_is_sent_once_more(
+        self, client_for: Made
+    ) -> None:
+        async def drop_second_request_of_first_connection(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             first_connection = record.connections == 1
             served = 0
             while (request := await read_request(reader)) is not None:
@@ -101,8 +112,12 @@ class TestSentAtMostOnce:
         assert second.status == 200
         assert record.count("GET", "/second") == 2 and record.connections == 2
 
-    async def test_a_get_dropped_on_a_fresh_connection_is_not_resent(self, client_for) -> None:  # type: ignore[no-untyped-def]
-        async def drop_everything(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_get_dropped_on_a_fresh_connection_is_not_resent(
+        self, client_for: Made
+    ) -> None:
+        async def drop_everything(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             request = await read_request(reader)
             if request is not None:
                 record.requests.append(request)
@@ -119,9 +134,11 @@ class TestIdleConnections:
     timeout it may be dead without either end knowing."""
 
     async def test_after_an_idle_period_a_new_connection_carries_the_next_request(
-        self, client_for  # type: ignore[no-untyped-def]
+        self, client_for: Made
     ) -> None:
-        async def go_silent_when_idle(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+        async def go_silent_when_idle(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             loop = asyncio.get_running_loop()
             answered_at: float | None = None
             while (request := await read_request(reader)) is not None:
@@ -147,8 +164,10 @@ class TestIdleConnections:
 
 
 class TestLimits:
-    async def test_an_endless_answer_is_cut_at_the_cap(self, client_for) -> None:  # type: ignore[no-untyped-def]
-        async def endless(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+    async def test_an_endless_answer_is_cut_at_the_cap(self, client_for: Made) -> None:
+        async def endless(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             await read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             chunk = b"x" * 65536
@@ -163,8 +182,10 @@ class TestLimits:
         assert caught.value.kind is FailureKind.TOO_LARGE
         assert "more than 1 MiB" in str(caught.value)
 
-    async def test_a_dripping_answer_meets_the_total_deadline(self, client_for) -> None:  # type: ignore[no-untyped-def]
-        async def drip(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_dripping_answer_meets_the_total_deadline(self, client_for: Made) -> None:
+        async def drip(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             await read_request(reader)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
             for _ in range(1000):
@@ -187,8 +208,10 @@ class TestLimits:
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
         ],
     )
-    async def test_bytes_that_are_not_http(self, client_for, garbage: bytes) -> None:  # type: ignore[no-untyped-def]
-        async def send_garbage(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+    async def test_bytes_that_are_not_http(self, client_for: Made, garbage: bytes) -> None:
+        async def send_garbage(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             await read_request(reader)
             writer.write(garbage)
             await writer.drain()
@@ -214,19 +237,21 @@ def ca() -> trustme.CA:
 class TestReadableFailures:
     """Each failure says what happened: DNS, refused, no route, TLS, a reset."""
 
-    async def test_a_name_that_does_not_exist(self, client_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_name_that_does_not_exist(self, client_for: Made) -> None:
         with pytest.raises(NetworkFailure) as caught:
             await fetch(client(client_for, "https://captain.nowhere.invalid"), "GET", "/", SETTINGS)
         assert str(caught.value) == "name not found (DNS)"
 
-    async def test_nothing_listening(self, client_for) -> None:  # type: ignore[no-untyped-def]
+    async def test_nothing_listening(self, client_for: Made) -> None:
         url = f"http://127.0.0.1:{free_port()}"
         with pytest.raises(NetworkFailure) as caught:
             await fetch(client(client_for, url), "GET", "/", SETTINGS)
         assert str(caught.value) == "connection refused"
 
-    async def test_a_reset(self, client_for) -> None:  # type: ignore[no-untyped-def]
-        async def reset_after_reading(reader, writer, record) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_reset(self, client_for: Made) -> None:
+        async def reset_after_reading(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             await read_request(reader)
             reset(writer)
 
@@ -236,7 +261,7 @@ class TestReadableFailures:
         assert caught.value.kind is FailureKind.NO_ANSWER
 
     async def test_an_untrusted_certificate_then_the_ca_file_that_trusts_it(
-        self, client_for, ca: trustme.CA, tmp_path: Path  # type: ignore[no-untyped-def]
+        self, client_for: Made, ca: trustme.CA, tmp_path: Path
     ) -> None:
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("localhost").configure_cert(server_tls)
@@ -301,7 +326,7 @@ class TestAddressRacing:
             listener.close()
 
     async def test_ipv6_black_holed_ipv4_answers(
-        self, client_for, black_hole: int, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+        self, client_for: Made, black_hole: int, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # No name here resolves to both ::1 and 127.0.0.1, so the resolver is the one part
         # replaced: first the black-holed IPv6 address, then the working IPv4 one.

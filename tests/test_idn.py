@@ -5,8 +5,6 @@ will be contacted, and that host is what the resolver and the server see."""
 from __future__ import annotations
 
 import pytest
-from fakefleet import fake_instance, running_fleet
-from resolver import FakeResolver
 
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.http import HttpSettings
@@ -16,6 +14,8 @@ from gc_tui.core.session import FleetSession
 from gc_tui.core.vault import normalise_url
 from gc_tui.core.vault.entries import select_instances
 from gc_tui.core.vault.kdbx import VaultEntry
+from tests.fakefleet import fake_instance, running_fleet
+from tests.resolver import FakeResolver
 
 
 def instance_from_vault(url: str) -> Instance:

@@ -1,4 +1,5 @@
-"""Image references are parsed by Docker's grammar, refused with a reason, and their tags ordered."""
+"""Image references are parsed by Docker's grammar, refused with a reason, and their tags
+ordered."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import itertools
 import json
 
 import pytest
-from demo_data import PACKAGED
 
 from gc_tui.core.images import (
     InvalidImage,
@@ -19,6 +19,7 @@ from gc_tui.core.images import (
     same_repository,
     tag_scheme,
 )
+from tests.demo_data import PACKAGED
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 

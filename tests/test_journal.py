@@ -7,8 +7,6 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from fakefleet import fake_app, fake_instance, running_fleet
-
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.deploy import DeployEngine, DeployTiming
 from gc_tui.core.engine import RowState
@@ -19,6 +17,7 @@ from gc_tui.core.plan import DeployTarget, build_plan
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleet
+from tests.fakefleet import fake_app, fake_instance, running_fleet
 
 CLIENT = HttpSettings(connect_timeout=2, read_timeout=2, request_deadline=3)
 TIMING = DeployTiming(poll_interval=0.02, settle_seconds=0.05, busy_retry_first=0.05)

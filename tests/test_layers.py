@@ -18,7 +18,8 @@ print(sorted(name for name in sys.modules if name == "textual" or name.startswit
 
 def loaded_textual(extra: str = "") -> str:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE.format(extra=extra)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE.format(extra=extra)],
+        capture_output=True, text=True, check=True,
     )
     return result.stdout.strip()
 

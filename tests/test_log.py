@@ -9,14 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakefleet import FAST, deploy, fake_app, fake_instance, login
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.journal import Journal, default_journal_path, now_iso, read_journal
 from gc_tui.demo.fleet import FakeFleetThread
 from gc_tui.settings import Settings
+from tests.fakefleet import FAST, deploy, fake_app, fake_instance, login
+from tests.vaults import make_vault
 
 PASSWORD = "log-vault-pw"
 OLD, NEW, BROKEN = "repo/explorer:1", "repo/explorer:2", "repo/explorer:missing-3"
@@ -123,7 +123,7 @@ class TestReconcile:
 
 
 async def _wait_built(fleet: FakeFleetThread, name: str) -> None:
-    from fakefleet import eventually
+    from tests.fakefleet import eventually
 
     fake = fleet.instance(name)
     await eventually(lambda: not fake.state.building.get("explorer"), attempts=500)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
-
-from fakefleet import eventually, fake_app, fake_instance, running_fleet
+from typing import Any, TypeVar
 
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.core.engine import RowState
@@ -29,11 +28,14 @@ from gc_tui.core.operations import (
 )
 from gc_tui.core.plan import DeployTarget, build_plan, skip_busy
 from gc_tui.core.secret import Secret
-from gc_tui.core.update import build_update_plan
+from gc_tui.core.update import UpdateTiming, build_update_plan
 from gc_tui.demo.fleet import FakeFleet
+from gc_tui.demo.instance import FakeInstance
 from gc_tui.settings import Settings
+from tests.fakefleet import eventually, fake_app, fake_instance, running_fleet
 
 IMAGE = "repo/explorer:2"
+Event = TypeVar("Event")
 
 
 def entries(fleet: FakeFleet) -> list[Instance]:
@@ -55,7 +57,7 @@ class Recorder:
     def __call__(self, event: OpsEvent) -> None:
         self.events.append(event)
 
-    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+    def of(self, kind: type[Event]) -> list[Event]:
         return [event for event in self.events if isinstance(event, kind)]
 
 
@@ -64,7 +66,7 @@ async def unlocked(ops: FleetOperations, recorder: Recorder, fleet: FakeFleet) -
     await eventually(lambda: recorder.of(AuditEnded))
 
 
-def explorer_fleet(*names: str, **options: object) -> list:  # type: ignore[type-arg]
+def explorer_fleet(*names: str, **options: Any) -> list[FakeInstance]:
     return [fake_instance(name, apps=[fake_app("explorer", "repo/explorer:1")], **options)
             for name in names]
 
@@ -125,6 +127,59 @@ class TestBusy:
             await eventually(lambda: recorder.of(RunEnded))
             assert ops.busy_instances() == {}
             await ops.aclose()
+
+
+class TestCaps:
+    """The TUI's runs take their caps from the settings: by default 8 instances deploy at a
+    time and 4 update CapRover (tests/test_run_caps.py has the engines and the CLI)."""
+
+    async def test_deploys_build_on_8_servers_at_a_time(self, tmp_path: Path) -> None:
+        recorder = Recorder()
+        ops = FleetOperations(settings(tmp_path), recorder)
+        fakes = explorer_fleet(*(f"gc-{n:02d}" for n in range(10)), build_seconds=0)
+
+        def building() -> int:
+            return sum(len(fake.held_builds()) for fake in fakes)
+
+        async with running_fleet(*fakes) as fleet:
+            fleet.hold_builds()
+            await unlocked(ops, recorder, fleet)
+            audits = [event.audit for event in recorder.of(AuditArrived)]
+            ops.start_deploy(build_plan(
+                audits, [DeployTarget(fake.name, "explorer", IMAGE) for fake in fakes]))
+            await fleet.wait_until(lambda: building() >= 8)
+            assert building() == sum(len(fake.deploy_requests()) for fake in fakes) == 8
+            fleet.release_builds()
+            await eventually(lambda: recorder.of(RunEnded))
+            await ops.aclose()
+        (ended,) = recorder.of(RunEnded)
+        assert [r.state for r in ended.engine.final_results()] == [RowState.DONE] * 10
+
+    async def test_caprover_updates_run_on_4_servers_at_a_time(self, tmp_path: Path) -> None:
+        recorder = Recorder()
+        quick = UpdateTiming(poll_interval=0.02, deadline=10.0, busy_retry=0.05)
+        ops = FleetOperations(replace(settings(tmp_path), update_timing=quick), recorder)
+        fakes = explorer_fleet(*(f"gc-{n:02d}" for n in range(6)), version="1.14.2",
+                               latest_version="1.15.3", update_pull_seconds=0.05,
+                               restart_seconds=0.05, not_ready_seconds=0.05)
+        async with running_fleet(*fakes) as fleet:
+            await unlocked(ops, recorder, fleet)
+            audits = [event.audit for event in recorder.of(AuditArrived)]
+            ops.start_update(build_update_plan(audits))
+            await eventually(lambda: recorder.of(RunEnded))
+            await ops.aclose()
+        (ended,) = recorder.of(RunEnded)
+        assert [r.state for r in ended.engine.final_results()] == [RowState.DONE] * 6
+        # The rows the run was working on at once, in the order the App was told.
+        working: set[str] = set()
+        most = 0
+        for changed in recorder.of(RowChanged):
+            if changed.event.state is RowState.SENDING:
+                working.add(changed.event.instance)
+            elif changed.event.state.final:
+                working.discard(changed.event.instance)
+            most = max(most, len(working))
+        assert most == 4
 
 
 class TestStopping:

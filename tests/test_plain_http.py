@@ -9,9 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from fakefleet import fake_instance, running_fleet
-from resolver import FakeResolver
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.config import load_config
@@ -20,6 +17,9 @@ from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance, InstanceStatus
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
+from tests.fakefleet import fake_instance, running_fleet
+from tests.resolver import FakeResolver
+from tests.vaults import make_vault
 
 SETTINGS = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=3)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gc_tui.core.model import AppInfo, AppVersion, Instance, InstanceAudit, InstanceStatus
@@ -19,12 +21,12 @@ SUPERSET_NEW = "communityfirst/superset-deployment:6.1.0_20260803-1652"
 SUPERSET_OLD = "communityfirst/superset-deployment:6.0.0_20260303-0213"
 
 
-def app(name: str, image: str, version: int = 3, **extra: object) -> AppInfo:
+def app(name: str, image: str, version: int = 3, **extra: Any) -> AppInfo:
     versions = tuple(
         AppVersion(v, image if v == version else f"{image.rsplit(':', 1)[0]}:old{v}", None)
         for v in range(version + 1)
     )
-    return AppInfo(name, version, image, None, versions=versions, **extra)  # type: ignore[arg-type]
+    return AppInfo(name, version, image, None, versions=versions, **extra)
 
 
 def audit(name: str, *apps: AppInfo, read_only: bool = False) -> InstanceAudit:
@@ -109,7 +111,8 @@ class TestSkips:
         ("audit_", "app_name", "options", "reason"),
         [
             (audit("a", app("postgres", "postgres:16")), "postgres", PlanOptions(), "held"),
-            (audit("a", app("redis", "img-captain-redis:0", 0)), "redis", PlanOptions(), "server build"),
+            (audit("a", app("redis", "img-captain-redis:0", 0)), "redis", PlanOptions(),
+             "server build"),
             (audit("a", app("x", "repo/x:1")), "x", PlanOptions(read_only=True), "read-only"),
             (audit("a", app("x", "repo/x:1"), read_only=True), "x", PlanOptions(), "read-only"),
             (audit("a", app("x", "repo/x:2")), "x", PlanOptions(), "already on"),
@@ -130,7 +133,8 @@ class TestSkips:
         fleet = [audit("a", app("postgres", "postgres:16"), app("redis", "img-captain-redis:0", 0))]
         plan = build_plan(
             fleet,
-            [DeployTarget("a", "postgres", "postgres:17"), DeployTarget("a", "redis", "redis:7.2.4")],
+            [DeployTarget("a", "postgres", "postgres:17"),
+             DeployTarget("a", "redis", "redis:7.2.4")],
             PlanOptions(include_manual=True, include_held=True),
         )
         assert [r.app for r in plan.rows] == ["postgres", "redis"]
@@ -171,7 +175,8 @@ class TestRollbackAndTargets:
             1,
             "redis:7.2.4",
             None,
-            versions=(AppVersion(0, "img-captain-redis:0", None), AppVersion(1, "redis:7.2.4", None)),
+            versions=(AppVersion(0, "img-captain-redis:0", None),
+                      AppVersion(1, "redis:7.2.4", None)),
         )
         wanted, refused = rollback_targets([audit("a", redis)], ["redis"], None)
         assert wanted == [] and "server build" in refused[0].reason

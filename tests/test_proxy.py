@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_instance
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.audit import audit_fleet
@@ -26,6 +24,8 @@ from gc_tui.core.model import Instance, InstanceStatus
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import fake_instance
+from tests.vaults import make_vault
 
 SETTINGS = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=5)
 

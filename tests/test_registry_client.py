@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
-from real_registry import free_port
 
 from gc_tui.core.registry import RegistryClient, RegistryOptions
 from gc_tui.core.registry_config import RegistryCredentials
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.secret import Secret
 from gc_tui.demo.fake_registry import FakeRegistry
+from tests.real_registry import free_port
 
 CREATED = datetime(2026, 8, 15, 9, tzinfo=UTC)
 NOW = 1_790_000_000.0  # the client's clock, in epoch seconds
@@ -40,12 +41,12 @@ class Sleeps:
 
 
 def client(
-    registry: FakeRegistry, sleeps: Sleeps | None = None, **options: object
+    registry: FakeRegistry, sleeps: Sleeps | None = None, **options: Any
 ) -> RegistryClient:
     sleeps = sleeps or Sleeps()
     return RegistryClient(
         mirrors={"docker.io": registry.url, "ghcr.io": registry.url},
-        options=RegistryOptions(**options),  # type: ignore[arg-type]
+        options=RegistryOptions(**options),
         clock=sleeps.clock,
         sleep=sleeps,
     )

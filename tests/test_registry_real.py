@@ -13,16 +13,17 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from real_registry import SERVICE, RealRegistry, real_registry
 
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus
 from gc_tui.core.plan import PlanOptions, build_plan
-from gc_tui.core.registry import ACCEPT_MANIFESTS, RegistryClient
+from gc_tui.core.registry import RegistryClient
+from gc_tui.core.registry_answers import ACCEPT_MANIFESTS
 from gc_tui.core.registry_errors import LookupProblem, RegistryError
 from gc_tui.core.upstream import UpstreamState, app_upstream
 from gc_tui.core.upstream_cache import UpstreamCache
 from gc_tui.core.upstream_lookup import UpstreamLookups, look_up
 from gc_tui.core.upstream_plan import to_newest_selection, upstream_of_app, wanted_repositories
+from tests.real_registry import SERVICE, RealRegistry, real_registry
 
 DEPLOYED = "2026-08-20T14:30:00.000Z"  # CapRover's timeStamp of the running version
 

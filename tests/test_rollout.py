@@ -51,7 +51,8 @@ def test_pin_then_deploy_to_targets(tmp_path: Path) -> None:
             "--include-unmanaged", "--yes",
         )
         assert code == 0, err
-        code, out, err = cli("deploy", "--to-targets", *flags, "--targets", str(targets), "--yes", "--format", "json")
+        code, out, err = cli("deploy", "--to-targets", *flags, "--targets", str(targets), "--yes",
+                             "--format", "json")
         rows = json.loads(out)["rows"]
         assert [r for r in rows if r["state"] not in ("done", "skipped")] == []
         code, out, err = cli("audit", *flags, "--targets", str(targets), "--format", "json")
@@ -61,7 +62,9 @@ def test_pin_then_deploy_to_targets(tmp_path: Path) -> None:
         if instance["status"] != "ok":
             continue
         off_target = [
-            (a["app"], a["state"]) for a in instance["apps"] if a["state"] not in LEFT_ALONE | {"current"}
+            (a["app"], a["state"])
+            for a in instance["apps"]
+            if a["state"] not in LEFT_ALONE | {"current"}
         ]
         assert off_target == [], instance["name"]
     # What the servers received is exactly the rows reported done.

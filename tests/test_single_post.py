@@ -8,13 +8,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from rawhttp import LOGIN_OK, ServerRecord, envelope, raw_server, read_request
 
 from gc_tui.core.caprover import BadResponse, CapRoverClient, Unreachable
 from gc_tui.core.http import HttpSettings
 from gc_tui.core.model import Instance
 from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
+from tests.rawhttp import LOGIN_OK, ServerRecord, envelope, raw_server, read_request
 
 SETTINGS = HttpSettings(connect_timeout=3, read_timeout=3, request_deadline=3)
 APPS = envelope(100, "App definitions are retrieved.", {"appDefinitions": []})
@@ -57,7 +57,9 @@ class TestAtMostOnce:
         ],
         ids=["deploy", "caprover-update"],
     )
-    async def test_a_write_the_server_drops_is_sent_once(self, path: str, act) -> None:  # type: ignore[no-untyped-def]
+    async def test_a_write_the_server_drops_is_sent_once(
+        self, path: str, act: Callable[[CapRoverClient], Awaitable[object]]
+    ) -> None:
         async with raw_server(caprover_that_drops(path)) as (url, record):
             instance = Instance("acme", url, Secret("pw"))
             async with FleetSession([instance], SETTINGS) as session:
@@ -79,7 +81,9 @@ class TestAtMostOnce:
 
 class TestTimedOut:
     async def test_a_deploy_that_timed_out_is_not_resent_and_may_have_arrived(self) -> None:
-        async def never_answer_deploys(reader, writer, record: ServerRecord) -> None:  # type: ignore[no-untyped-def]
+        async def never_answer_deploys(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             while (request := await read_request(reader)) is not None:
                 record.requests.append(request)
                 if "/appData/" in request.target:
@@ -103,7 +107,9 @@ class TestTimedOut:
 
 class TestAfterIdle:
     async def test_a_deploy_after_an_idle_period_goes_out_on_a_fresh_connection(self) -> None:
-        async def silent_when_idle(reader, writer, record: ServerRecord) -> None:  # type: ignore[no-untyped-def]
+        async def silent_when_idle(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, record: ServerRecord
+        ) -> None:
             loop = asyncio.get_running_loop()
             answered_at: float | None = None
             while (request := await read_request(reader)) is not None:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 import trustme
-from fakefleet import fake_instance
-from vaults import make_vault
 
 from gc_tui.demo.fleet import FakeFleetThread
+from tests.fakefleet import fake_instance
+from tests.vaults import make_vault
 
 ROOT = Path(__file__).resolve().parent.parent
 TLS_INSTANCES = 5  # TLS failures once left tracebacks in about 3 runs out of 5
@@ -54,8 +54,11 @@ def _garbage(connection: socket.socket) -> None:
     connection.sendall("HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\n{}".encode())
 
 
+Scripted = Callable[[Callable[[socket.socket], None]], str]
+
+
 @pytest.fixture
-def scripted() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
+def scripted() -> Iterator[Scripted]:
     """Start a threaded loopback server running one behaviour per connection; its URL."""
     servers: list[_Server] = []
 
@@ -83,7 +86,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def failing_fleet(scripted) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def failing_fleet(scripted: Scripted) -> Iterator[dict[str, str]]:
     """name -> URL for an instance of each failure kind, plus one that answers."""
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     trustme.CA().issue_cert("localhost").configure_cert(server_tls)  # trusted by nobody

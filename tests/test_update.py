@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from fakefleet import fake_app, fake_instance, running_fleet
 
 from gc_tui.core.audit import audit_fleet
 from gc_tui.core.deploy import DeployEngine, DeployTiming
@@ -20,12 +20,13 @@ from gc_tui.core.session import FleetSession
 from gc_tui.core.update import UpdateEngine, UpdateTiming, build_update_plan
 from gc_tui.demo.fleet import FakeFleet
 from gc_tui.demo.instance import FakeInstance
+from tests.fakefleet import fake_app, fake_instance, running_fleet
 
 CLIENT = HttpSettings(connect_timeout=1, read_timeout=2, request_deadline=2)
 TIMING = UpdateTiming(poll_interval=0.05, deadline=3.0, busy_retry=0.05)
 
 
-def behind(name: str, **options: object) -> FakeInstance:
+def behind(name: str, **options: Any) -> FakeInstance:
     return fake_instance(name, f"{name}-pw", version="1.14.2", latest_version="1.15.3", **options)
 
 
@@ -90,7 +91,9 @@ class TestNeverBothAtOnce:
         async with running_fleet(fake) as fleet:
             async with FleetSession(entries(fleet), CLIENT) as session:
                 audits = await audit_fleet(session)
-                deploy_plan = build_plan(audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")])
+                deploy_plan = build_plan(
+                    audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")]
+                )
                 deploying = asyncio.create_task(
                     DeployEngine(
                         session, deploy_plan,
@@ -119,7 +122,9 @@ class TestNeverBothAtOnce:
 
     @pytest.mark.parametrize("restart_mode", ["refuse", "502"])
     async def test_a_deploy_during_an_update_is_refused(self, restart_mode: str) -> None:
-        fake = behind("alpha", apps=[fake_app("explorer", "repo/explorer:1")], restart_mode=restart_mode)
+        fake = behind(
+            "alpha", apps=[fake_app("explorer", "repo/explorer:1")], restart_mode=restart_mode
+        )
         async with running_fleet(fake) as fleet:
             async with FleetSession(entries(fleet), CLIENT) as session:
                 audits = await audit_fleet(session)
@@ -128,7 +133,8 @@ class TestNeverBothAtOnce:
                 )
                 await asyncio.sleep(0.02)
                 plan = build_plan(audits, [DeployTarget("alpha", "explorer", "repo/explorer:2")])
-                (row,) = await DeployEngine(session, plan, timing=DeployTiming(poll_interval=0.05)).run()
+                engine = DeployEngine(session, plan, timing=DeployTiming(poll_interval=0.05))
+                (row,) = await engine.run()
                 (updated,) = await updating
         assert row.state is RowState.FAILED and "CapRover update" in (row.error or "")
         assert fake.deploy_requests() == []

@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fakefleet import FAST, fake_app, fake_instance
-from real_registry import RealRegistry, free_port, real_registry
-from vaults import make_vault
 
 from gc_tui.cli import run
 from gc_tui.core.deploy import DeployTiming
 from gc_tui.demo.fleet import FakeFleetThread
 from gc_tui.settings import Settings
+from tests.fakefleet import FAST, fake_app, fake_instance
+from tests.real_registry import RealRegistry, free_port, real_registry
+from tests.vaults import make_vault
 
 PASSWORD = "upstream-vault-pw"
 EXPLORER = "communityfirst/guardianconnector-explorer"
@@ -70,7 +70,9 @@ def gc_tui(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_audit_upstream_json(tmp_path: Path, fleet: FakeFleetThread, registry: RealRegistry) -> None:
+def test_audit_upstream_json(
+    tmp_path: Path, fleet: FakeFleetThread, registry: RealRegistry
+) -> None:
     code, out, err = gc_tui("audit", "--upstream", "--format", "json",
                             *setup(tmp_path, fleet, registry.url))
     assert code == 0, err
@@ -106,7 +108,7 @@ def test_upstream_lists_each_repository(
     assert explorer["newest"] == "20260815-1002" and explorer["tags"] == 4
     assert explorer["digest"].startswith("sha256:") and explorer["error"] is None
     assert repositories["docker.io/communityfirst/not-pushed"]["error"] == "repository not found"
-    assert code == 1  # a repository could not be looked up
+    assert code == 1, err  # a repository could not be looked up
 
 
 def test_targets_bump_shows_the_diff_then_writes(

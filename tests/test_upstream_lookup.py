@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from real_registry import free_port
 
 from gc_tui.core.registry import RegistryClient
 from gc_tui.core.registry_config import RegistryCredentials
@@ -36,6 +35,7 @@ from gc_tui.demo.registry_catalog import (
     DEMO_REGISTRY_USER,
     DemoRegistries,
 )
+from tests.real_registry import free_port
 
 NOW = datetime(2026, 8, 25, 8, tzinfo=UTC)
 DEPLOYED = "2026-08-20T14:30:00.000Z"

@@ -10,16 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pykeepass.kdbx_parsing.common import aes_kdf as pykeepass_aes_kdf
-from pykeepass.kdbx_parsing.common import compute_key_composite
-from vaults import (
-    DEFAULT_PASSWORD,
-    header_length,
-    make_keyfile,
-    make_vault,
-    patch_header,
-    with_version,
+from pykeepass.kdbx_parsing.common import (  # type: ignore[import-untyped]
+    aes_kdf as pykeepass_aes_kdf,
 )
+from pykeepass.kdbx_parsing.common import compute_key_composite
 
 from gc_tui.core import aeskdf
 from gc_tui.core.kdbx_header import parse_header
@@ -40,6 +34,14 @@ from gc_tui.core.vault import (
     select_instances,
 )
 from gc_tui.core.vault import file as vault_file
+from tests.vaults import (
+    DEFAULT_PASSWORD,
+    header_length,
+    make_keyfile,
+    make_vault,
+    patch_header,
+    with_version,
+)
 
 PASSWORD = Secret(DEFAULT_PASSWORD)
 ENTRY_SECRET = "entry-pw-S3cr3t!"
@@ -118,7 +120,7 @@ FLEET: list[dict[str, Any]] = [
 ]
 LIVE_TITLES = {"alpha", "golf", "gitlab", "zulu", "juliet", "kilo", "delta", "lima", "echo"}
 
-FORMATS = {
+FORMATS: dict[str, dict[str, Any]] = {
     "kdbx4-argon2d": {},
     "kdbx4-argon2id": {"kdf": "argon2id"},
     "kdbx4-aes-kdf": {"kdf": "aes-kdf"},
@@ -137,7 +139,7 @@ def fleet_entries(fleet_vaults: dict[str, Path]) -> list[VaultEntry]:
     return read_vault(fleet_vaults["kdbx4-argon2d"], PASSWORD)
 
 
-def by_title(items: list[Any]) -> dict[str, Any]:
+def by_title(items: list[Any]) -> dict[str | None, Any]:
     return {item.title if isinstance(item, VaultEntry) else item.name: item for item in items}
 
 
@@ -454,7 +456,7 @@ class TestFastAesKdf:
         )
 
     def test_pykeepass_accepts_the_fast_key(self, fleet_vaults: dict[str, Path]) -> None:
-        from pykeepass import PyKeePass
+        from pykeepass import PyKeePass  # type: ignore[import-untyped]
 
         data = fleet_vaults["kdbx31-aes-kdf"].read_bytes()
         info = kdf_precheck(data)
@@ -847,9 +849,9 @@ class TestErrorMapping:
         import zlib
 
         import argon2.exceptions
-        from construct import StreamError
-        from lxml import etree
-        from pykeepass.exceptions import (
+        from construct import StreamError  # type: ignore[import-untyped]
+        from lxml import etree  # type: ignore[import-untyped]
+        from pykeepass.exceptions import (  # type: ignore[import-untyped]
             CredentialsError,
             HeaderChecksumError,
             PayloadChecksumError,

@@ -4,7 +4,7 @@ Cheap by default: the KDF is lowered (Argon2 64 KiB x 1, or AES-KDF 1,000 rounds
 vault opens in milliseconds. The real pykeepass template (Argon2 64 MiB x 14) is opened
 once per process, then reused from memory.
 
-    from vaults import make_vault, DEFAULT_PASSWORD
+    from tests.vaults import make_vault, DEFAULT_PASSWORD
     path = make_vault(tmp_path / "fleet.kdbx", [
         {"title": "alpha", "url": "https://captain.alpha.example.org", "password": "pw",
          "group": "CapRover/Staging", "tags": ["prod"], "otp": "otpauth://totp/...",
@@ -31,12 +31,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from construct import Container
-from pykeepass import PyKeePass
-from pykeepass.kdbx_parsing.common import compute_key_composite
-from pykeepass.kdbx_parsing.kdbx import KDBX
-from pykeepass.kdbx_parsing.kdbx4 import kdf_uuids
-from pykeepass.pykeepass import BLANK_DATABASE_LOCATION, BLANK_DATABASE_PASSWORD
+from construct import Container  # type: ignore[import-untyped]
+from pykeepass import PyKeePass  # type: ignore[import-untyped]
+from pykeepass.kdbx_parsing.common import compute_key_composite  # type: ignore[import-untyped]
+from pykeepass.kdbx_parsing.kdbx import KDBX  # type: ignore[import-untyped]
+from pykeepass.kdbx_parsing.kdbx4 import kdf_uuids  # type: ignore[import-untyped]
+from pykeepass.pykeepass import (  # type: ignore[import-untyped]
+    BLANK_DATABASE_LOCATION,
+    BLANK_DATABASE_PASSWORD,
+)
 
 from gc_tui.core.aeskdf import aes_kdf
 
@@ -70,7 +73,7 @@ def _link(params: Any) -> None:
     # construct's RepeatUntil stops *building* at the first item whose next_byte is 0, so
     # each item must announce the next one and only the last may be 0.
     items = list(params.values())
-    for item, following in zip(items, items[1:] + [None]):
+    for item, following in zip(items, [*items[1:], None], strict=True):
         item.next_byte = following.type if following is not None else 0
 
 
@@ -238,7 +241,7 @@ def patch_header(data: bytes, **changes: int) -> bytes:
             continue
         key = {"rounds": "R", "memory": "M", "iterations": "I", "parallelism": "P"}[name]
         dynamic.kdf_parameters.data.dict[key].value = value
-    rebuilt = KDBX.subcons[0].build(Container(value=header))
+    rebuilt: bytes = KDBX.subcons[0].build(Container(value=header))
     return rebuilt + data[parsed.length :]
 
 

@@ -6,17 +6,20 @@ its filters (tests/tui/contrast.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from rich.color import ColorSystem
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from gc_tui.core.engine import RowState
 from gc_tui.settings import Settings
-from gc_tui.tui.app import make_app
+from gc_tui.tui.app import GcTuiApp, make_app
 from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_rows import Tone, instance_row_key
 from gc_tui.tui.fleet_sort import SortColumn, SortOrder
-from tests.tui.conftest import deploy_event, load_canned, update_event
+from tests.tui.canned import deploy_event, load_canned, update_event
 from tests.tui.contrast import Shown, contrast, shown
 
 AA = 4.5  # https://www.w3.org/TR/WCAG21/#contrast-minimum
@@ -50,7 +53,9 @@ class TestContrastHelper:
         assert found == Shown("x", (0, 0, 0), (255, 0, 0))
 
 
-async def _drawn_rows(pilot, app, system) -> dict[tuple[str, str], list[Shown]]:
+async def _drawn_rows(
+    pilot: Pilot[Any], app: GcTuiApp, system: ColorSystem | None
+) -> dict[tuple[str, str], list[Shown]]:
     """(row key, how the row is drawn) -> its words: plain, cursor, marked, marked cursor."""
     model = app.fleet
     table = app.fleet_screen.table
@@ -94,7 +99,6 @@ async def test_every_word_reaches_aa(
         await load_canned(pilot)
         model = app.fleet
         for key, state in DEPLOYS.items():
-            instance, _, app_name = key.partition("/")
             model.apply_run_event(deploy_event(key, state, started_at=1.0, at=2.0), "repo/x:1")
         model.apply_run_event(update_event("alderbrook", RowState.RESTARTING, at=3.0),
                               "caprover/caprover:1.15.3")

@@ -9,9 +9,8 @@ import re
 import pytest
 from textual.widgets import Input
 
-from tests.tui.conftest import load_canned
+from tests.tui.canned import app_for_snapshot, load_canned
 from tests.tui.contrast import svg_words
-from tests.tui.test_snapshots import app_for_snapshot
 
 WORDS = ("manual", "unreachable", "auth failed", "ok")
 
@@ -21,12 +20,12 @@ async def _screenshot(cursor_on: str | None = None) -> str:
     async with app.run_test(size=(160, 60)) as pilot:
         await load_canned(pilot)
         await pilot.press("slash")
-        pilot.app.screen.query_one("#filter", Input).value = (
+        app.screen.query_one("#filter", Input).value = (
             "instance:fernridge|graniteflats|cedarmesa")
         await pilot.press("enter")
         await pilot.pause()
         if cursor_on is not None:
-            pilot.app.fleet_screen.table.move_to_key(cursor_on)
+            app.fleet_screen.table.move_to_key(cursor_on)
             await pilot.pause()
         return app.export_screenshot()
 

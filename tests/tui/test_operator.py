@@ -10,7 +10,7 @@ from textual.widgets import Input, Static
 from gc_tui.core.engine import RowState
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
-from tests.tui.conftest import (
+from tests.tui.harness import (
     SIZE,
     Fleet,
     audited,
@@ -73,7 +73,7 @@ async def test_refresh_says_it_is_auditing(demo_fleet: Fleet) -> None:
 
 
 async def test_quit_mid_deploy_reports_every_row_and_exits_1(tmp_path: Path) -> None:
-    for fleet in start_fleet(tmp_path, fast_demo_instances()):
+    with start_fleet(tmp_path, fast_demo_instances()) as fleet:
         fleet.thread.hold_builds()  # the build is still running when the operator quits
         app = fleet.app()
         async with app.run_test(size=SIZE) as pilot:
@@ -95,7 +95,7 @@ async def test_quit_mid_deploy_reports_every_row_and_exits_1(tmp_path: Path) -> 
 
 
 async def test_a_lost_terminal_stops_runs_and_exits_129(tmp_path: Path) -> None:
-    for fleet in start_fleet(tmp_path, fast_demo_instances()):
+    with start_fleet(tmp_path, fast_demo_instances()) as fleet:
         fleet.thread.hold_builds()
         app = fleet.app()
         async with app.run_test(size=SIZE) as pilot:

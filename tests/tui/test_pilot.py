@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import Any
 
+from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
-from vaults import DEFAULT_PASSWORD
 
-from gc_tui.core.deploy import RowState
+from gc_tui.core.engine import RowState
 from gc_tui.core.model import InstanceStatus
+from gc_tui.core.secret import Secret
+from gc_tui.tui.app import GcTuiApp
 from gc_tui.tui.fleet_rows import RowKind, instance_row_key
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
-from gc_tui.core.secret import Secret
-from gc_tui.tui.app import GcTuiApp
-from tests.tui.conftest import SIZE, Fleet, audited, deploy_from_dialog, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, deploy_from_dialog, wait_for
+from tests.vaults import DEFAULT_PASSWORD
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 
 
-async def set_filter(pilot, text: str) -> None:
+async def set_filter(pilot: Pilot[Any], text: str) -> None:
     screen = pilot.app.screen
     assert isinstance(screen, FleetScreen)
     await pilot.press("slash")
@@ -32,7 +34,7 @@ async def set_filter(pilot, text: str) -> None:
     await pilot.pause()
 
 
-def visible(app) -> list[str]:
+def visible(app: GcTuiApp) -> list[str]:
     return app.fleet_screen.table.visible_keys()
 
 
@@ -150,6 +152,7 @@ class TestMarks:
             await wait_for(pilot, lambda: audited(app))
             table = app.fleet_screen.table
             first = table.cursor_key()
+            assert first is not None
             await pilot.press("space")
             await pilot.pause()
             assert app.fleet.marks == {first}
@@ -170,14 +173,14 @@ class TestMarks:
             assert "0 marked" in header
 
 
-async def mark_keys(pilot, app, *keys: str) -> None:
+async def mark_keys(pilot: Pilot[Any], app: GcTuiApp, *keys: str) -> None:
     for key in keys:
         app.fleet_screen.table.move_to_key(key)
         await pilot.press("space")
     await pilot.pause()
 
 
-async def open_deploy_for_explorers(pilot, app) -> DeployScreen:
+async def open_deploy_for_explorers(pilot: Pilot[Any], app: GcTuiApp) -> DeployScreen:
     await set_filter(pilot, "app:^explorer$ !instance:^heronmarsh$")
     await pilot.press("a", "d")
     await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
@@ -264,7 +267,9 @@ class TestDeploy:
             await pilot.press("a", "d")
             await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
             dialog = app.screen
-            dialog.query_one("#deploy-image", Input).value = "ghcr.io/windmill-labs/windmill:1.800.0"
+            assert isinstance(dialog, DeployScreen)
+            windmill = "ghcr.io/windmill-labs/windmill:1.800.0"
+            dialog.query_one("#deploy-image", Input).value = windmill
             await pilot.pause()
             assert dialog.plan is not None and len(dialog.plan.rows) > 10
             deploy = dialog.query_one("#deploy", Button)
@@ -279,12 +284,12 @@ class TestDeploy:
 
     async def test_an_instance_is_read_again_as_soon_as_its_rows_end(self, tmp_path: Path) -> None:
         """A row that is done shows its new image while other instances still build."""
-        from tests.tui.conftest import fast_demo_instances, start_fleet
+        from tests.tui.harness import fast_demo_instances, start_fleet
 
         instances = fast_demo_instances()
         slow = next(i for i in instances if i.name == "alderbrook")
         slow.build_seconds = 4.0
-        for fleet in start_fleet(tmp_path, instances):
+        with start_fleet(tmp_path, instances) as fleet:
             app = fleet.app()
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
@@ -306,15 +311,19 @@ class TestDeploy:
     async def test_quit_while_deploying_asks(self, demo_fleet: Fleet) -> None:
         from dataclasses import replace
 
-        from tests.tui.conftest import FAST_TIMING
+        from tests.tui.harness import FAST_TIMING
 
         # The build is held until the app has quit, and the client's own build deadline is
         # out of reach, so the deploy is still running at every step however slow the run.
         demo_fleet.thread.hold_builds()
+        staging = demo_fleet.instance("staging")
         app = demo_fleet.app(deploy_timing=replace(FAST_TIMING, build_deadline=3600.0))
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: audited(app))
             await deploy_from_dialog(pilot, app, f"{EXPLORER}:20260901-1", "staging/explorer")
+            await demo_fleet.thread.wait_until_async(
+                lambda: staging.held_builds() == ["explorer"]
+            )
             await wait_for(pilot, lambda: bool(app.fleet.deploying_keys()))
             await pilot.press("q")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -377,9 +386,9 @@ class TestIdleLock:
 
     async def test_locking_while_the_audit_is_still_answering(self, tmp_path: Path) -> None:
         """Answers that arrive after the lock land nowhere: no crash, nothing shown."""
-        from tests.tui.conftest import fast_demo_instances, start_fleet
+        from tests.tui.harness import fast_demo_instances, start_fleet
 
-        for fleet in start_fleet(tmp_path, fast_demo_instances(latency_seconds=0.4)):
+        with start_fleet(tmp_path, fast_demo_instances(latency_seconds=0.4)) as fleet:
             now = [0.0]
             app = GcTuiApp(fleet.settings(password=Secret(DEFAULT_PASSWORD),
                                           lock_after_minutes=1 / 60),

@@ -13,7 +13,7 @@ from gc_tui.demo.instance import FakeInstance
 from gc_tui.settings import Settings
 from gc_tui.tui.app import GcTuiApp
 from gc_tui.tui.screens.detail import DetailScreen
-from tests.tui.conftest import SIZE, audited, start_fleet, wait_for
+from tests.tui.harness import SIZE, audited, start_fleet, wait_for
 
 HOSTILE_APPS = {
     "[bold]x[/bold]": "repo:[/latest]",
@@ -37,7 +37,7 @@ class TestLiteralText:
     """Markup, action links and escape sequences from a server are inert text."""
 
     async def test_hostile_names_are_shown_literally(self, tmp_path: Path) -> None:
-        for fleet in start_fleet(tmp_path, hostile_instances(), demo=False):
+        with start_fleet(tmp_path, hostile_instances(), demo=False) as fleet:
             app = fleet.app()
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))

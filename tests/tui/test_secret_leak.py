@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.widgets import Input
-from vaults import DEFAULT_PASSWORD
 
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.unlock import UnlockScreen
-from tests.tui.conftest import SIZE, Fleet, audited, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, wait_for
+from tests.vaults import DEFAULT_PASSWORD
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 

@@ -11,8 +11,7 @@ from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_model import FleetModel
 from gc_tui.tui.fleet_rows import instance_row_key
 from gc_tui.tui.fleet_sort import DEFAULT_SORT, SortColumn, SortOrder
-from tests.tui.conftest import deploy_event
-from tests.tui.test_model import audit
+from tests.tui.canned import audit, deploy_event
 
 
 def fleet() -> FleetModel:
@@ -115,7 +114,7 @@ class TestSortKeys:
 
         from gc_tui.settings import Settings
         from gc_tui.tui.app import make_app
-        from tests.tui.conftest import load_canned
+        from tests.tui.canned import load_canned
 
         app = make_app(Settings())
         async with app.run_test(size=(160, 50)) as pilot:

@@ -4,16 +4,15 @@ IMAGE takes what is left, and on a narrow terminal IMAGE and CAPROVER give way f
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 from textual.app import App, ComposeResult
 
+from gc_tui.core.drift import Drift, DriftState
+from gc_tui.core.model import InstanceAudit
 from gc_tui.tui.fleet_model import FleetModel
 from gc_tui.tui.widgets.fleet_layout import GAP, columns_for, label_width, layout
 from gc_tui.tui.widgets.fleet_table import FleetTable
-from tests.tui.conftest import canned_audits, load_canned
-from tests.tui.test_model import audit
+from tests.tui.canned import audit, canned_audits, load_canned
 
 TITLE = "saltmarsh [prod]"  # a vault title: markup-looking, and longer than the demo's names
 REPOSITORIES = ("communityfirst/superset-deployment", "guardiancr.azurecr.io/superset-docker")
@@ -24,7 +23,9 @@ NATURAL = {"mark": 1, "instance": len(TITLE), "app": 22, "image": 46, "tag": 19,
 STAYING = ("mark", "instance", "app", "tag", "status")
 
 
-def widths_at(width: int, with_drift: bool, natural=NATURAL) -> dict[str, int]:
+def widths_at(
+    width: int, with_drift: bool, natural: dict[str, int] = NATURAL
+) -> dict[str, int]:
     return {placed.column.key: placed.width
             for placed in layout(columns_for(with_drift), natural, width)}
 
@@ -97,7 +98,7 @@ class TestLayout:
             assert widths[column.key] >= label_width(column)
 
 
-def wide_fleet():
+def wide_fleet() -> list[InstanceAudit]:
     return [*canned_audits(), audit(TITLE, {"superset": f"{REPOSITORIES[0]}:{TAG}",
                                             "superset-worker": f"{REPOSITORIES[1]}:{TAG}"})]
 
@@ -163,8 +164,7 @@ class TestTableWidths:
 
     async def test_drift_stays_at_80_columns(self) -> None:
         model = FleetModel([a.instance.name for a in wide_fleet()],
-                           lambda app, image: SimpleNamespace(state="other-repo", target=None,
-                                                              detail=None))
+                           lambda app, image: Drift(DriftState.OTHER_REPO, None, ""))
         for item in wide_fleet():
             model.apply_audit(item)
 

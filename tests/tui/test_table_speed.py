@@ -4,25 +4,25 @@ replaces. Server text stays inert all the way to the screen. The cursor follows 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
+import pytest
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.strip import Strip
 
+from gc_tui.core.drift import Drift, DriftState
 from gc_tui.core.engine import RowState
-from gc_tui.core.model import InstanceStatus
+from gc_tui.core.model import InstanceAudit, InstanceStatus
 from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_model import FleetModel
-from gc_tui.tui.fleet_rows import Tone
+from gc_tui.tui.fleet_rows import FleetRow, Tone
 from gc_tui.tui.fleet_sort import SortColumn, SortOrder
 from gc_tui.tui.widgets import fleet_cells
 from gc_tui.tui.widgets.fleet_cells import PLAIN_STYLES, CellMaker, CellStyles, render_row
 from gc_tui.tui.widgets.fleet_paint import Painter, fit
 from gc_tui.tui.widgets.fleet_table import FleetTable
-from tests.tui.conftest import canned_audits, deploy_event, load_canned, update_event
-from tests.tui.test_model import audit
+from tests.tui.canned import audit, canned_audits, deploy_event, load_canned, update_event
 
 HOSTILE = "x[/bold] [red]\x1b]0;title\x07y\u202e"
 STYLES = CellStyles(
@@ -33,9 +33,9 @@ STYLES = CellStyles(
 )
 
 
-def drift_of(app_name: str, image: str | None):  # a Drift look-alike
+def drift_of(app_name: str, image: str | None) -> Drift | None:
     if app_name.startswith("explorer") or "[" in app_name:
-        return SimpleNamespace(state="behind", target=None, detail=None)
+        return Drift(DriftState.STALE, None, "")
     return None
 
 
@@ -50,7 +50,6 @@ def busy_model() -> FleetModel:
     states = [RowState.PLANNED, RowState.BUILDING, RowState.DONE, RowState.FAILED,
               RowState.CANCELLED, RowState.SKIPPED]
     for index, key in enumerate(keys[:: 3]):
-        instance, _, app_name = key.partition("/")
         model.apply_run_event(deploy_event(key, states[index % len(states)], started_at=1.0,
                                            at=2.0, error="boom [/x]"), "repo/x:1")
     model.apply_run_event(update_event(keys[0].partition("/")[0], RowState.RESTARTING, at=3.0),
@@ -59,7 +58,7 @@ def busy_model() -> FleetModel:
     return model
 
 
-def same_text(a, b) -> bool:
+def same_text(a: Text, b: Text) -> bool:
     return (a.plain, a.style, a.spans) == (b.plain, b.style, b.spans)
 
 
@@ -159,7 +158,6 @@ class TestTableDrawing:
             model = app.fleet
             keys = [key for key in model.ordered_keys() if model.markable(key)]
             model.set_marks(keys[:3], True)
-            instance, _, app_name = keys[4].partition("/")
             model.apply_run_event(deploy_event(keys[4], RowState.BUILDING, started_at=1.0, at=1.0))
             model.set_filter(parse_filter("hostile|staging|fernridge|graniteflats"))
             app.fleet_screen.flush()
@@ -167,8 +165,9 @@ class TestTableDrawing:
             table = app.fleet_screen.table
             table.move_cursor(2)
             await pilot.pause()
-            paint = table._paint
-            layout = table._painter.layout
+            paint, painter = table._paint, table._painter
+            assert paint is not None and painter is not None
+            layout = painter.layout
             width = table.scrollable_content_region.width
             console = app.console
             for line, key in enumerate(table.visible_keys()):
@@ -205,12 +204,14 @@ class TestTableDrawing:
             table = app.fleet_screen.table
             for _ in range(2):  # the second pass draws from the painter's cache
                 warm = [table.render_line(y) for y in range(table.size.height)]
+            painter, paint = table._painter, table._paint
+            assert painter is not None and paint is not None
             fresh = Painter(app.console)
-            fresh.set_layout(table._painter.layout, [c.key for c in table._columns])
+            fresh.set_layout(painter.layout, [c.key for c in table._columns])
             rows = table.visible_keys()
             for line, key in enumerate(rows[: table.size.height - 1]):
                 row = table._rows[key]
-                expected = fresh.row(row, table._paint, line == table.cursor_row,
+                expected = fresh.row(row, paint, line == table.cursor_row,
                                      table.scrollable_content_region.width)
                 assert list(warm[line + 1]) == list(expected)
 
@@ -219,7 +220,7 @@ class TestIncrementalSync:
     """A sync rebuilds only the rows the model says changed, and ends where a fresh table
     synced from scratch would."""
 
-    async def test_only_changed_rows_are_rebuilt(self, monkeypatch) -> None:
+    async def test_only_changed_rows_are_rebuilt(self, monkeypatch: pytest.MonkeyPatch) -> None:
         model = busy_model()
         async with Host(with_drift=True).run_test(size=(160, 40)) as pilot:
             table = pilot.app.query_one(FleetTable)
@@ -227,7 +228,9 @@ class TestIncrementalSync:
             built: list[str] = []
             original = CellMaker.row
 
-            def counting(self, row, marked, now):  # type: ignore[no-untyped-def]
+            def counting(
+                self: CellMaker, row: FleetRow, marked: bool, now: float
+            ) -> tuple[Text, ...]:
                 built.append(row.key)
                 return original(self, row, marked, now)
 
@@ -297,8 +300,8 @@ class TestCursor:
         names = ["alpha", "bravo", "charlie"]
         model = FleetModel(names, None)
 
-        def arrive(item: object) -> None:
-            model.apply_audit(item)  # type: ignore[arg-type]
+        def arrive(item: InstanceAudit) -> None:
+            model.apply_audit(item)
             table.sync(model, model.take_changes(), 0.0)
 
         async with Host().run_test() as pilot:

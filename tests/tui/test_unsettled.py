@@ -6,7 +6,7 @@ from textual.widgets import Static
 
 from gc_tui.core.journal import Journal, read_journal
 from gc_tui.tui.screens.unsettled import UnsettledScreen
-from tests.tui.conftest import SIZE, Fleet, audited, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, wait_for
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 
@@ -32,7 +32,9 @@ async def test_open_rows_are_offered_and_settled(demo_fleet: Fleet) -> None:
         assert "staging / explorer" in body and "left at planned" in body
         assert "alderbrook / explorer" in body and "left at sending" in body
         await pilot.press("r")
-        await wait_for(pilot, lambda: bool(app.screen.settlements), timeout=15)
+        screen = app.screen
+        assert isinstance(screen, UnsettledScreen)
+        await wait_for(pilot, lambda: bool(screen.settlements), timeout=15)
         body = str(app.screen.query_one("#unsettled-body", Static).render())
         assert "cancelled: never sent" in body
         assert "failed: no trace on the server" in body

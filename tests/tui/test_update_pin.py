@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
+from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
+from gc_tui.core.drift import DriftState
 from gc_tui.core.engine import RowState
 from gc_tui.core.operations import RowChanged
 from gc_tui.core.plan import Plan, PlanRow
@@ -22,12 +26,13 @@ from gc_tui.core.update import (
 )
 from gc_tui.demo.catalog import demo_fleet_data
 from gc_tui.settings import Settings
+from gc_tui.tui.app import GcTuiApp
 from gc_tui.tui.messages import OpsMessage
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.update import RESTART_WARNING, UpdateScreen
-from tests.tui.conftest import (
+from tests.tui.harness import (
     SIZE,
     Fleet,
     audited,
@@ -44,22 +49,30 @@ EXPLORER = "communityfirst/guardianconnector-explorer"
 OLD = "emberfalls"
 
 
-def notices(app) -> list[str]:
+def notices(app: App[Any]) -> list[str]:
     return [str(notification.message) for notification in app._notifications]
 
 
-def text_of(screen, selector: str) -> str:
+def text_of(screen: Screen[Any], selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
+
+
+def drift_state(app: GcTuiApp, key: str) -> DriftState | None:
+    drift = app.fleet.rows[key].drift
+    return None if drift is None else drift.state
 
 
 @pytest.fixture
 def update_fleet(tmp_path: Path) -> Iterator[Fleet]:
-    yield from start_fleet(tmp_path, fast_demo_instances(**FAST_RESTART))
+    with start_fleet(tmp_path, fast_demo_instances(**FAST_RESTART)) as fleet:
+        yield fleet
 
 
-async def mark(pilot, *keys: str) -> None:
+async def mark(pilot: Pilot[Any], *keys: str) -> None:
+    app = pilot.app
+    assert isinstance(app, GcTuiApp)
     for key in keys:
-        pilot.app.fleet_screen.table.move_to_key(key)
+        app.fleet_screen.table.move_to_key(key)
         await pilot.press("space")
     await pilot.pause()
 
@@ -79,6 +92,7 @@ class TestCapRoverUpdate:
             await pilot.press("U")
             await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
             dialog = app.screen
+            assert isinstance(dialog, UpdateScreen)
             assert dialog.query_one("#cancel", Button).has_focus
             assert [
                 (r.instance, caprover_version(r.from_image), caprover_version(r.to_image))
@@ -114,7 +128,7 @@ class TestCapRoverUpdate:
         instances = fast_demo_instances(**FAST_RESTART)
         for instance in instances:
             instance.build_seconds = 3.0
-        for fleet in start_fleet(tmp_path, instances):
+        with start_fleet(tmp_path, instances) as fleet:
             app = fleet.app(update_timing=FAST_UPDATE)
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
@@ -123,6 +137,7 @@ class TestCapRoverUpdate:
                 await pilot.press("U")
                 await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
                 dialog = app.screen
+                assert isinstance(dialog, UpdateScreen)
                 assert dialog.plan.rows == ()
                 (skipped,) = dialog.plan.skipped
                 assert skipped.instance == OLD and "app deploys are running" in skipped.reason
@@ -134,7 +149,7 @@ class TestCapRoverUpdate:
 
     async def test_deploy_and_quit_while_updating(self, tmp_path: Path) -> None:
         slow_restart = {**FAST_RESTART, "restart_seconds": 2.0}
-        for fleet in start_fleet(tmp_path, fast_demo_instances(**slow_restart)):
+        with start_fleet(tmp_path, fast_demo_instances(**slow_restart)) as fleet:
             app = fleet.app(update_timing=FAST_UPDATE)
             async with app.run_test(size=SIZE) as pilot:
                 await wait_for(pilot, lambda: audited(app))
@@ -151,6 +166,7 @@ class TestCapRoverUpdate:
                 await pilot.press("d")
                 await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
                 dialog = app.screen
+                assert isinstance(dialog, DeployScreen)
                 dialog.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-1"
                 await pilot.pause()
                 assert dialog.plan is not None and dialog.plan.rows == ()
@@ -180,6 +196,7 @@ class TestCapRoverUpdate:
             await pilot.press("U")
             await wait_for(pilot, lambda: isinstance(app.screen, UpdateScreen))
             dialog = app.screen
+            assert isinstance(dialog, UpdateScreen)
             assert not dialog.query("#update")
             assert "read-only" in text_of(dialog, "#read-only-reason")
             assert "read-only" in text_of(dialog, "#update-rows")
@@ -282,7 +299,7 @@ class TestDrift:
             await pilot.press("enter")
             await pilot.pause()
             stale = screen.table.visible_keys()
-            assert stale and all(app.fleet.rows[k].drift.state == "stale" for k in stale)
+            assert stale and all(drift_state(app, k) == "stale" for k in stale)
             assert "bluecanyon/explorer" in stale and "staging/explorer" not in stale
             screen.query_one("#filter", Input).value = "app:^explorer$"
             screen.apply_filter()
@@ -290,7 +307,7 @@ class TestDrift:
             await pilot.pause()
             off_target = {
                 key for key in screen.table.visible_keys()
-                if app.fleet.rows[key].drift.state not in ("current", "held")
+                if drift_state(app, key) not in ("current", "held")
             }
             assert off_target and "staging/explorer" not in off_target
             assert app.fleet.marks == off_target
@@ -304,7 +321,9 @@ class TestDrift:
 
 
 class TestCli:
-    def test_tui_gets_allow_slow_and_update_timing(self, monkeypatch, tmp_path: Path) -> None:
+    def test_tui_gets_allow_slow_and_update_timing(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
         from gc_tui import cli
         from gc_tui.tui import app as tui_app
 
@@ -317,7 +336,7 @@ class TestCli:
             def run(self) -> None:
                 pass
 
-        def fake_make_app(settings):
+        def fake_make_app(settings: Settings) -> NotRun:
             built.append(settings)
             return NotRun()
 

@@ -14,10 +14,12 @@ from gc_tui.core.targets import save_targets, targets_from_mapping
 from gc_tui.core.upstream import UpstreamState
 from gc_tui.demo.catalog import demo_fleet_data
 from gc_tui.demo.registry_catalog import DEMO_UPSTREAM_RULES, DemoRegistries
+from gc_tui.tui.app import GcTuiApp
+from gc_tui.tui.fleet_rows import FleetRow
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.widgets.fleet_cells import newest_word
-from tests.tui.conftest import SIZE, Fleet, audited, fast_demo_instances, start_fleet, wait_for
+from tests.tui.harness import SIZE, Fleet, audited, fast_demo_instances, start_fleet, wait_for
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 NEWEST_EXPLORER = f"{EXPLORER}:20260815-1002"
@@ -30,7 +32,7 @@ def registries() -> Iterator[DemoRegistries]:
 
 @pytest.fixture
 def fleet(tmp_path: Path, registries: DemoRegistries) -> Iterator[Fleet]:
-    for running in start_fleet(tmp_path, fast_demo_instances()):
+    with start_fleet(tmp_path, fast_demo_instances()) as running:
         running.thread.call(registries.start)
         try:
             yield running
@@ -38,7 +40,7 @@ def fleet(tmp_path: Path, registries: DemoRegistries) -> Iterator[Fleet]:
             running.thread.call(registries.stop)
 
 
-def app_for(fleet: Fleet, registries: DemoRegistries, tmp_path: Path):  # type: ignore[no-untyped-def]
+def app_for(fleet: Fleet, registries: DemoRegistries, tmp_path: Path) -> GcTuiApp:
     from gc_tui.core.registry_config import RegistrySettings
 
     targets = tmp_path / "targets.toml"
@@ -50,7 +52,11 @@ def app_for(fleet: Fleet, registries: DemoRegistries, tmp_path: Path):  # type: 
     return fleet.app(config=config, targets_path=targets)
 
 
-def looked_up(app) -> bool:  # type: ignore[no-untyped-def]
+def upstream_state(row: FleetRow) -> UpstreamState | None:
+    return None if row.upstream is None else row.upstream.state
+
+
+def looked_up(app: GcTuiApp) -> bool:
     row = app.fleet.rows.get("staging/explorer")
     return audited(app) and row is not None and row.upstream is not None
 
@@ -64,14 +70,14 @@ async def test_newest_filter_mark_prefill_and_detail(
         rows = app.fleet.rows
         assert newest_word(rows["staging/explorer"]) == "↑ 20260815-1002"
         await wait_for(pilot, lambda: rows["staging/comapeo"].upstream is not None)
-        assert rows["staging/comapeo"].upstream.state is UpstreamState.REPUSHED
+        assert upstream_state(rows["staging/comapeo"]) is UpstreamState.REPUSHED
         assert newest_word(rows["staging/gc-landing-page"]).startswith("= ")
         # status:behind shows exactly the rows behind upstream
         app.fleet_screen.query_one("#filter", Input).value = "status:behind app:^explorer$"
         app.fleet_screen.apply_filter()
         await pilot.pause()
         shown = app.fleet_screen.table.visible_keys()
-        assert shown and all(rows[key].upstream.state is UpstreamState.BEHIND for key in shown)
+        assert shown and all(upstream_state(rows[key]) is UpstreamState.BEHIND for key in shown)
         # n marks them; d offers the signed-off target while some are not on it yet ...
         await pilot.press("n")
         await pilot.pause()
@@ -123,8 +129,7 @@ async def test_no_registry_answers_and_the_table_does_not_wait(
     app = app_for(fleet, registries, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: looked_up(app))
-        upstream = app.fleet.rows["staging/explorer"].upstream
-        assert upstream.state is UpstreamState.UNKNOWN
+        assert upstream_state(app.fleet.rows["staging/explorer"]) is UpstreamState.UNKNOWN
         assert newest_word(app.fleet.rows["staging/explorer"]) == "? registry unreachable"
     fleet.thread.call(registries.start)
 

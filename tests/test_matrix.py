@@ -4,7 +4,6 @@ what a cell says, and how the grid fits a width (core/matrix_fit.py, report.audi
 from __future__ import annotations
 
 import pytest
-from demo_data import demo_fleet_data
 
 from gc_tui.core.drift import Drift, DriftState
 from gc_tui.core.matrix import (
@@ -31,7 +30,8 @@ from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus
 from gc_tui.core.targets import Targets
 from gc_tui.core.upstream import AppUpstream, RepositoryLookup, UpstreamState
 from gc_tui.report import audit_matrix
-from tests.tui.conftest import canned_audits
+from tests.demo_data import demo_fleet_data
+from tests.tui.canned import canned_audits
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
 

@@ -20,7 +20,7 @@ from gc_tui.tui.filter import parse_filter
 from gc_tui.tui.fleet_rows import Tone
 from gc_tui.tui.matrix_model import cell_look
 from tests.demo_data import demo_fleet_data
-from tests.tui.conftest import deploy_event, load_canned
+from tests.tui.canned import deploy_event, load_canned
 from tests.tui.contrast import Shown, shown
 
 AA = 4.5  # https://www.w3.org/TR/WCAG21/#contrast-minimum

@@ -11,7 +11,7 @@ import pytest
 
 from gc_tui.core.targets import save_targets, targets_from_mapping
 from tests.demo_data import demo_fleet_data
-from tests.tui.test_snapshots import app_for_snapshot, fleet_loaded
+from tests.tui.canned import app_for_snapshot, fleet_loaded
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from gc_tui.tui.fleet_model import Changes
 from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from tests.demo_data import demo_fleet_data
-from tests.tui.conftest import deploy_event, load_canned
+from tests.tui.canned import deploy_event, load_canned
 
 SIZES = [(80, 24), (200, 50)]
 
@@ -130,7 +130,7 @@ class TestWhatCellsSay:
         """The same core rows: every cell's text and state, and the legend's counts."""
         from gc_tui.core.matrix import build_matrix
         from gc_tui.core.targets import load_targets
-        from tests.tui.conftest import canned_audits
+        from tests.tui.canned import canned_audits
 
         headless = build_matrix(canned_audits(), load_targets(targets))
         app = app_with(targets)
@@ -236,7 +236,7 @@ class TestWhatCellsSay:
         said: list[str] = []
         async with app.run_test(size=(120, 40)) as pilot:
             await open_matrix(pilot)
-            app.notify = lambda message, **_: said.append(str(message))  # type: ignore[method-assign]
+            app.notify = lambda message, **_: said.append(str(message))
             app.fleet_screen.matrix.move_to_key("staging/wildlife")
             await pilot.press("enter")
             await pilot.pause()

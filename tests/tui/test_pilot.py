@@ -129,6 +129,38 @@ class TestFilter:
             await pilot.pause()
             assert len(visible(app)) == total
 
+    async def test_keys_typed_right_after_the_slash_go_to_the_filter(
+        self, demo_fleet: Fleet
+    ) -> None:
+        """As over SSH: '/', then the text, all in one packet. None of it may act as a key of
+        the table (a marks every row, p pins, e exports...)."""
+        from textual import events
+
+        app = demo_fleet.app()
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: audited(app))
+            for key, char in [("slash", "/"), *[(c, c) for c in "app:explorer"]]:
+                if char == ":":
+                    key = "colon"
+                app.post_message(events.Key(key, char))  # queued at once, none awaited
+            await pilot.pause(0.3)
+            assert app.fleet.marks == set()
+            assert isinstance(app.screen, FleetScreen)
+            field = app.screen.query_one("#filter", Input)
+            assert field.value == "app:explorer"
+            await pilot.press("s", "backspace")  # typed into the focused field: once each
+            assert field.value == "app:explorer"
+            app.post_message(events.Key("enter", "\r"))
+            await pilot.pause(0.3)
+            assert visible(app) and all(k.endswith("/explorer") for k in visible(app))
+            assert app.focused is app.fleet_screen.table
+            await pilot.press("space")  # the table's keys are the table's again
+            assert len(app.fleet.marks) == 1
+            for key, char in [("slash", "/"), *[(c, c) for c in "redis"]]:
+                app.post_message(events.Key(key, char))
+            await pilot.pause(0.3)
+            assert field.value == "redis"  # a new filter replaces the last one
+
     async def test_a_new_filter_puts_the_cursor_on_the_first_match(
         self, demo_fleet: Fleet
     ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.css.query import NoMatches
@@ -71,8 +71,10 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header")
+        # Not select_on_focus: the focus event can come after the first letters of a burst,
+        # and the next key would replace them all.
         yield Input(placeholder="filter: text, regex, instance: app: image: status:, ! negates",
-                    id="filter")
+                    id="filter", select_on_focus=False)
         yield FleetTable(with_drift=self.with_drift, id="fleet-table")
         yield FleetMatrix(id="fleet-matrix")
         yield MatrixLegend(id="matrix-legend")
@@ -158,7 +160,28 @@ class FleetScreen(Screen[None]):
     def action_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)
         filter_input.display = True
-        filter_input.focus()
+        # Now, not after the keys already queued: '/app:x' typed in one burst (a paste, an
+        # SSH packet) would otherwise run a, p, p... as table keys.
+        self.set_focus(filter_input)
+        # The last filter stays for editing (arrows), selected so that typing replaces it.
+        filter_input.select_all()
+
+    def on_key(self, event: events.Key) -> None:
+        """'/' and the text after it in one burst (an SSH packet, a paste): every key was on
+        its way to the table before the focus could move, and Textual would run a, p, e...
+        as the table's keys, or drop them. So '/' opens the filter here, as its key reaches
+        the screen, and the letters behind it are typed into the filter."""
+        filter_input = self.query_one("#filter", Input)
+        if self.focused is filter_input:  # set at once; has_focus waits for the Focus event
+            if event.is_printable and event.character:
+                start, end = sorted(filter_input.selection)
+                filter_input.replace(event.character, start, end)
+                event.stop()
+                event.prevent_default()
+        elif event.key == "slash":
+            self.action_filter()
+            event.stop()
+            event.prevent_default()
 
     def action_clear_filter(self) -> None:
         filter_input = self.query_one("#filter", Input)

@@ -36,9 +36,8 @@ from gc_tui.core.operations import (
     RunEnded,
     UpstreamFound,
 )
-from gc_tui.core.plan import Plan, skip_busy
 from gc_tui.core.targets import PinReport, Targets
-from gc_tui.core.update import UPDATE_ACTION, build_update_plan
+from gc_tui.core.update import UPDATE_ACTION
 from gc_tui.settings import Settings, UnknownInstances
 from gc_tui.tui.commands import fleet_commands
 from gc_tui.tui.crash import crash_report
@@ -47,14 +46,12 @@ from gc_tui.tui.fleet_rows import FleetRow, RowKind
 from gc_tui.tui.messages import OpsMessage
 from gc_tui.tui.pin import pin_body, pin_conflicts, plan_pin_rows
 from gc_tui.tui.screens.confirm import ConfirmScreen
-from gc_tui.tui.screens.deploy import DeployScreen
 from gc_tui.tui.screens.detail import DetailScreen
 from gc_tui.tui.screens.export import ExportRequest, ExportScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
 from gc_tui.tui.screens.unsettled import UnsettledScreen
-from gc_tui.tui.screens.update import UpdateScreen
 
 if TYPE_CHECKING:  # the vault package loads the KDF code: not before the first frame
     from gc_tui.core.vault import UnlockedVault
@@ -318,32 +315,6 @@ class GcTuiApp(App[None]):
 
     # -- deploys -------------------------------------------------------------------------
 
-    def open_deploy(self, rows: Sequence[FleetRow], initial_image: str | None = None) -> None:
-        if not rows:
-            self.notify("Nothing to deploy: mark rows with space (or put the cursor on an app).",
-                        markup=False)
-            return
-        if initial_image is None:
-            targets = {row.deploy.to_image for row in rows if row.deploy is not None}
-            if len(targets) == 1 and None not in targets and all(
-                row.deploy is not None for row in rows
-            ):
-                initial_image = next(iter(targets))  # retrying failed rows: same image
-        self.push_screen(
-            DeployScreen(rows, dict(self.fleet.audits), self.ops.plan_options(),
-                         initial_image=initial_image, busy=self.ops.busy_instances()),
-            callback=self._deploy_confirmed,
-        )
-
-    def _deploy_confirmed(self, plan: Plan | None) -> None:
-        if plan is None:
-            return
-        # Busy may have changed while the dialog was open: the same rule, once more.
-        engine = self.ops.start_deploy(skip_busy(plan, self.ops.busy_instances()))
-        if engine is not None:
-            self.fleet.reset_deploys(row.key for row in engine.plan.rows)
-        self.fleet_screen.flush(force_header=True)
-
     # -- other screens -------------------------------------------------------------------
 
     def open_detail(self, key: str) -> None:
@@ -449,29 +420,6 @@ class GcTuiApp(App[None]):
         self.notify(f"Pinned {len(report.changes)} target(s) in {path}.", markup=False)
 
     # -- CapRover updates --------------------------------------------------------------------
-
-    def update_caprover(self, rows: Sequence[FleetRow]) -> None:
-        """U: update CapRover on the instances of ``rows``, after the dialog."""
-        names = list(dict.fromkeys(row.instance for row in rows))
-        if not names:
-            self.notify("Nothing to update: mark rows with space (or put the cursor on one).",
-                        markup=False)
-            return
-        read_only = self.settings.read_only
-        audits = [self.fleet.audits[name] for name in names if name in self.fleet.audits]
-        plan = skip_busy(build_update_plan(audits, names, read_only=read_only),
-                         self.ops.busy_instances())
-        off_reason = (
-            "Updating CapRover is off: gc-tui runs read-only (--read-only or read_only in "
-            "the config)." if read_only else None
-        )
-        self.push_screen(UpdateScreen(plan, off_reason=off_reason),
-                         callback=self._update_confirmed)
-
-    def _update_confirmed(self, plan: Plan | None) -> None:
-        if plan is not None:
-            self.ops.start_update(skip_busy(plan, self.ops.busy_instances()))
-            self.fleet_screen.flush(force_header=True)
 
     # -- the 4 Hz flush --------------------------------------------------------------------
 

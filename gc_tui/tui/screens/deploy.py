@@ -43,14 +43,18 @@ from gc_tui.tui.widgets.count_gate import CountGate
 def prefill_image(rows: Sequence[FleetRow]) -> str:
     """What the image field starts with.
 
-    The target, when every row has the same one and some row is not on it (the signed-off
-    monthly case); else the registry's newest tag, when every row's repository and tag line
-    have the same;
-    else ``repo:`` of the repository most (non-manual) rows run, so the operator types the tag.
-    Marked rows often mix in a straggler on a legacy repository (a private-registry
-    Superset); the majority's repository is what the operator means, and the plan shows
-    every from -> to. With no majority nothing is guessed.
+    The image of the deploy every row went through, when there is one: retrying failed rows
+    (R marks them). Then the target, when every row has the same one and some row is not on
+    it (the signed-off monthly case). Then the registry's newest tag, when every row's
+    repository and tag line have the same. Else ``repo:`` of the repository most
+    (non-manual) rows run, so the operator types the tag: marked rows often mix in a
+    straggler on a legacy repository (a private-registry Superset), the majority's
+    repository is what the operator means, and the plan shows every from -> to. With no
+    majority nothing is guessed.
     """
+    ran = {row.deploy.to_image if row.deploy is not None else None for row in rows}
+    if len(ran) == 1 and (image := next(iter(ran))) is not None:
+        return image
     targets = {row.drift.target if row.drift is not None else None for row in rows}
     off_target = any(row.drift is not None and row.drift.differs for row in rows)
     if len(targets) == 1 and (target := next(iter(targets))) is not None and off_target:

@@ -22,12 +22,16 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from gc_tui.core.plan import Plan, skip_busy
 from gc_tui.core.text import printable
+from gc_tui.core.update import build_update_plan
 from gc_tui.core.upstream import UpstreamState
 from gc_tui.tui.actions import FLEET_ACTIONS
 from gc_tui.tui.filter import NO_FILTER, parse_filter
 from gc_tui.tui.fleet_model import Changes
 from gc_tui.tui.fleet_rows import FleetRow, RowKind
+from gc_tui.tui.screens.deploy import DeployScreen
+from gc_tui.tui.screens.update import UpdateScreen
 from gc_tui.tui.widgets.fleet_matrix import FleetMatrix
 from gc_tui.tui.widgets.fleet_table import FleetTable
 from gc_tui.tui.widgets.header import FleetHeader
@@ -266,7 +270,25 @@ class FleetScreen(Screen[None]):
     # -- actions that open other screens -------------------------------------------------
 
     def action_deploy(self) -> None:
-        self.gc_app.open_deploy(self.selected_rows())
+        """d: the dialog plans the deploy; confirmed, core runs it and the rows follow."""
+        rows, app = self.selected_rows(), self.gc_app
+        if not rows:
+            app.notify("Nothing to deploy: mark rows with space (or put the cursor on an app).",
+                       markup=False)
+            return
+        dialog = DeployScreen(rows, dict(app.fleet.audits), app.ops.plan_options(),
+                              busy=app.ops.busy_instances())
+        app.push_screen(dialog, callback=self._deploy_confirmed)
+
+    def _deploy_confirmed(self, plan: Plan | None) -> None:
+        if plan is None:
+            return
+        ops = self.gc_app.ops
+        # Busy may have changed while the dialog was open: the same rule, once more.
+        engine = ops.start_deploy(skip_busy(plan, ops.busy_instances()))
+        if engine is not None:
+            self.gc_app.fleet.reset_deploys(row.key for row in engine.plan.rows)
+        self.flush(force_header=True)
 
     def action_detail(self) -> None:
         row = self.cursor_row()
@@ -305,10 +327,32 @@ class FleetScreen(Screen[None]):
         self.gc_app.pin_targets(self.selected_rows())
 
     def action_update_caprover(self) -> None:
+        """U: update CapRover on the instances of the marked rows, after the dialog."""
+        app = self.gc_app
         # A failed instance's own row counts too: the dialog then says why it is skipped.
-        marked = self.gc_app.fleet.marked_rows()
         row = self.cursor_row()
-        self.gc_app.update_caprover(marked or ([row] if row is not None else []))
+        rows = app.fleet.marked_rows() or ([row] if row is not None else [])
+        names = list(dict.fromkeys(row.instance for row in rows))
+        if not names:
+            app.notify("Nothing to update: mark rows with space (or put the cursor on one).",
+                       markup=False)
+            return
+        read_only = app.settings.read_only
+        audits = [app.fleet.audits[name] for name in names if name in app.fleet.audits]
+        plan = skip_busy(build_update_plan(audits, names, read_only=read_only),
+                         app.ops.busy_instances())
+        off_reason = (
+            "Updating CapRover is off: gc-tui runs read-only (--read-only or read_only in "
+            "the config)." if read_only else None
+        )
+        app.push_screen(UpdateScreen(plan, off_reason=off_reason),
+                        callback=self._update_confirmed)
+
+    def _update_confirmed(self, plan: Plan | None) -> None:
+        if plan is not None:
+            ops = self.gc_app.ops
+            ops.start_update(skip_busy(plan, ops.busy_instances()))
+            self.flush(force_header=True)
 
     def action_help(self) -> None:
         self.gc_app.open_help()

@@ -36,7 +36,7 @@ from gc_tui.core.operations import (
     RunEnded,
     UpstreamFound,
 )
-from gc_tui.core.targets import PinReport, Targets
+from gc_tui.core.targets import Targets
 from gc_tui.core.update import UPDATE_ACTION
 from gc_tui.settings import Settings, UnknownInstances
 from gc_tui.tui.commands import fleet_commands
@@ -44,10 +44,8 @@ from gc_tui.tui.crash import crash_report
 from gc_tui.tui.fleet_model import DriftFn, FleetModel
 from gc_tui.tui.fleet_rows import FleetRow, RowKind
 from gc_tui.tui.messages import OpsMessage
-from gc_tui.tui.pin import pin_body, pin_conflicts, plan_pin_rows
 from gc_tui.tui.screens.confirm import ConfirmScreen
 from gc_tui.tui.screens.detail import DetailScreen
-from gc_tui.tui.screens.export import ExportRequest, ExportScreen
 from gc_tui.tui.screens.fleet import FleetScreen
 from gc_tui.tui.screens.help import HelpScreen
 from gc_tui.tui.screens.unlock import UnlockRequest, UnlockScreen
@@ -313,8 +311,6 @@ class GcTuiApp(App[None]):
         self.notify("; ".join(parts).capitalize() + ".", markup=False)
         self.fleet_screen.flush(force_header=True)
 
-    # -- deploys -------------------------------------------------------------------------
-
     # -- other screens -------------------------------------------------------------------
 
     def open_detail(self, key: str) -> None:
@@ -345,81 +341,6 @@ class GcTuiApp(App[None]):
 
     def open_help(self) -> None:
         self.push_screen(HelpScreen(id="help-screen"))
-
-    def open_export(self) -> None:
-        visible = self.fleet.visible_keys()
-        default = Path.cwd() / f"gc-tui-export-{time.strftime('%Y%m%d-%H%M%S')}.csv"
-        self.push_screen(ExportScreen(len(visible), default), callback=self._export)
-
-    def _export(self, request: ExportRequest | None) -> None:
-        if request is None:
-            return
-        from gc_tui.tui.export import ExportError, write_export
-
-        rows = [self.fleet.rows[key] for key in self.fleet.visible_keys()]
-        try:
-            count = write_export(request.path, rows, request.fmt)
-        except ExportError as err:
-            self.notify(str(err), severity="error", markup=False)
-            return
-        self.notify(f"Exported {count} rows to {request.path}", markup=False)
-
-    # -- pinning targets ---------------------------------------------------------------------
-
-    def pin_targets(self, rows: Sequence[FleetRow]) -> None:
-        """p: make the images of ``rows`` the targets of their apps, after a confirmation."""
-        from gc_tui.core.targets import TargetsError, load_targets
-
-        path = self.targets_path
-        if path is None:
-            self.notify("No targets file: start gc-tui with --targets FILE, or set targets in "
-                        "the config. Nothing pinned.", severity="warning", markup=False)
-            return
-        rows = [row for row in rows if row.kind is RowKind.APP and row.app is not None]
-        if not rows:
-            self.notify("Nothing to pin: mark app rows with space (or put the cursor on one).",
-                        markup=False)
-            return
-        conflicts = pin_conflicts(rows)
-        if conflicts:
-            self.notify("Not pinned: " + "; ".join(conflicts)
-                        + ". Mark rows that run one image per app.",
-                        severity="error", markup=False, timeout=12)
-            return
-        try:
-            current = load_targets(path) if path.exists() else Targets(images={}, path=path)
-        except TargetsError as err:
-            self.notify(f"Not pinned: {err}", severity="error", markup=False)
-            return
-        report = plan_pin_rows(current, rows)
-        if not report.changes:
-            reasons = "; ".join(f"{skip.app}: {skip.reason}" for skip in report.skipped)
-            self.notify("Nothing to pin: the targets already match"
-                        + (f" ({reasons})" if reasons else "") + ".", markup=False)
-            return
-        self.push_screen(
-            ConfirmScreen(f"Pin {len(report.changes)} target(s) in {path.name}?",
-                          pin_body(report, path), "Pin", "Cancel", id="confirm-pin"),
-            callback=lambda answer: self._pin_confirmed(answer, path, report),
-        )
-
-    def _pin_confirmed(self, answer: bool | None, path: Path, report: PinReport) -> None:
-        if not answer:
-            return
-        from gc_tui.core.targets import save_targets
-
-        try:
-            save_targets(path, report.targets)
-        except OSError as err:
-            self.notify(f"Not pinned: cannot write {path}: {err.strerror or err}",
-                        severity="error", markup=False)
-            return
-        self.ops.targets = report.targets
-        self.fleet.set_drift(self.drift_fn(), targets=report.targets)
-        self.fleet_screen.show_drift()
-        self.notify(f"Pinned {len(report.changes)} target(s) in {path}.", markup=False)
-
-    # -- CapRover updates --------------------------------------------------------------------
 
     # -- the 4 Hz flush --------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""p: pin the images of marked rows as their apps' targets, through core.targets.plan_pin.
+"""p: pin the images of marked rows as their apps' targets, through core.targets.plan_pin,
+after a confirmation that lists every change.
 
 Marked rows may span instances; pinning goes per app, so every marked row of one app must
 run one image, or nothing is pinned (the operator picks which one wins, not row order).
@@ -8,14 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from gc_tui.core.images import same_image
 from gc_tui.core.model import AppInfo, Instance, InstanceAudit, InstanceStatus
-from gc_tui.core.targets import PinReport, Targets, plan_pin
-from gc_tui.tui.fleet_rows import FleetRow
+from gc_tui.core.targets import (
+    PinReport,
+    Targets,
+    TargetsError,
+    load_targets,
+    plan_pin,
+    save_targets,
+)
+from gc_tui.tui.fleet_rows import FleetRow, RowKind
 from gc_tui.tui.safe import safe_text
+from gc_tui.tui.screens.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from gc_tui.tui.app import GcTuiApp
 
 
 def pin_conflicts(rows: Sequence[FleetRow]) -> list[str]:
@@ -86,3 +99,54 @@ def pin_body(report: PinReport, path: Path) -> Text:
         f"Writes {path} (other targets are kept; comments in the file are not).", wrap=True,
     ))
     return text
+
+
+def ask_to_pin(app: GcTuiApp, rows: Sequence[FleetRow]) -> None:
+    """Check the marked rows, then ask; nothing is written before the answer."""
+    path = app.targets_path
+    if path is None:
+        app.notify("No targets file: start gc-tui with --targets FILE, or set targets in "
+                   "the config. Nothing pinned.", severity="warning", markup=False)
+        return
+    rows = [row for row in rows if row.kind is RowKind.APP and row.app is not None]
+    if not rows:
+        app.notify("Nothing to pin: mark app rows with space (or put the cursor on one).",
+                   markup=False)
+        return
+    conflicts = pin_conflicts(rows)
+    if conflicts:
+        app.notify("Not pinned: " + "; ".join(conflicts)
+                   + ". Mark rows that run one image per app.",
+                   severity="error", markup=False, timeout=12)
+        return
+    try:
+        current = load_targets(path) if path.exists() else Targets(images={}, path=path)
+    except TargetsError as err:
+        app.notify(f"Not pinned: {err}", severity="error", markup=False)
+        return
+    report = plan_pin_rows(current, rows)
+    if not report.changes:
+        reasons = "; ".join(f"{skip.app}: {skip.reason}" for skip in report.skipped)
+        app.notify("Nothing to pin: the targets already match"
+                   + (f" ({reasons})" if reasons else "") + ".", markup=False)
+        return
+    app.push_screen(
+        ConfirmScreen(f"Pin {len(report.changes)} target(s) in {path.name}?",
+                      pin_body(report, path), "Pin", "Cancel", id="confirm-pin"),
+        callback=lambda answer: _pin_confirmed(app, answer, path, report),
+    )
+
+
+def _pin_confirmed(app: GcTuiApp, answer: bool | None, path: Path, report: PinReport) -> None:
+    if not answer:
+        return
+    try:
+        save_targets(path, report.targets)
+    except OSError as err:
+        app.notify(f"Not pinned: cannot write {path}: {err.strerror or err}",
+                   severity="error", markup=False)
+        return
+    app.ops.targets = report.targets
+    app.fleet.set_drift(app.drift_fn(), targets=report.targets)
+    app.fleet_screen.show_drift()
+    app.notify(f"Pinned {len(report.changes)} target(s) in {path}.", markup=False)

@@ -13,6 +13,7 @@ waits in a backlog (the table) or is read again whole (the matrix) when it comes
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import events, on
@@ -27,10 +28,13 @@ from gc_tui.core.text import printable
 from gc_tui.core.update import build_update_plan
 from gc_tui.core.upstream import UpstreamState
 from gc_tui.tui.actions import FLEET_ACTIONS
+from gc_tui.tui.export import ExportError, write_export
 from gc_tui.tui.filter import NO_FILTER, parse_filter
 from gc_tui.tui.fleet_model import Changes
 from gc_tui.tui.fleet_rows import FleetRow, RowKind
+from gc_tui.tui.pin import ask_to_pin
 from gc_tui.tui.screens.deploy import DeployScreen
+from gc_tui.tui.screens.export import ExportRequest, ExportScreen
 from gc_tui.tui.screens.update import UpdateScreen
 from gc_tui.tui.widgets.fleet_matrix import FleetMatrix
 from gc_tui.tui.widgets.fleet_table import FleetTable
@@ -321,10 +325,24 @@ class FleetScreen(Screen[None]):
         self.gc_app.retry_failed()
 
     def action_export(self) -> None:
-        self.gc_app.open_export()
+        default = Path.cwd() / f"gc-tui-export-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        count = len(self.gc_app.fleet.visible_keys())
+        self.app.push_screen(ExportScreen(count, default), callback=self._export)
+
+    def _export(self, request: ExportRequest | None) -> None:
+        if request is None:
+            return
+        model = self.gc_app.fleet
+        rows = [model.rows[key] for key in model.visible_keys()]
+        try:
+            count = write_export(request.path, rows, request.fmt)
+        except ExportError as err:
+            self.app.notify(str(err), severity="error", markup=False)
+            return
+        self.app.notify(f"Exported {count} rows to {request.path}", markup=False)
 
     def action_pin_targets(self) -> None:
-        self.gc_app.pin_targets(self.selected_rows())
+        ask_to_pin(self.gc_app, self.selected_rows())
 
     def action_update_caprover(self) -> None:
         """U: update CapRover on the instances of the marked rows, after the dialog."""

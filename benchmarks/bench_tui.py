@@ -1,6 +1,7 @@
 """The TUI with 2,400 rows (200 instances x 12 apps), headless (``App.run_test``).
 
-Measures, against a fake fleet in another process (the audit runs for real, in the app):
+Measures, against a fake fleet in another process (the audit runs for real, in the app, and
+so do the upstream lookups, against registries that refuse at once: see closed_registries):
   1. rows shown: from the last instance's answer (its AuditArrived handled) to every row in
      the table; target 0.5 s (the 4 Hz flush alone can account for 0.25 s of it);
   2. 2,400 row state changes (DeployRowChanged, as a deploy emits them) until the table shows
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -37,6 +39,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._fleet import VAULT_PASSWORD, Report, fake_fleet, write_vault
 
 FILTER_TEXT = "superset-wor"  # typed one key at a time
+
+
+def closed_registries():  # -> Config
+    """Every registry the synthetic fleet's images name, on a closed loopback port: the
+    lookups run and fail at once, the same on every machine (never Docker Hub itself)."""
+    from gc_tui.config import Config
+    from gc_tui.core.registry_config import RegistrySettings
+
+    hosts = ("docker.io", "ghcr.io", "registry.example.org")
+    return Config(registries={host: RegistrySettings(host, url="http://127.0.0.1:9")
+                              for host in hosts})
 
 
 async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
@@ -62,6 +75,7 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
         vault=vault,
         group="CapRover",
         password=Secret(VAULT_PASSWORD),
+        config=closed_registries(),
         audit_concurrency=instances,
         lock_after_minutes=0,
     )
@@ -224,7 +238,8 @@ async def _measure_matrix(vault: Path, instances: int) -> dict[str, float]:
                 arrivals.append(time.perf_counter())
 
     app = TimedApp(Settings(vault=vault, group="CapRover", password=Secret(VAULT_PASSWORD),
-                            audit_concurrency=instances, lock_after_minutes=0))
+                            audit_concurrency=instances, lock_after_minutes=0,
+                            config=closed_registries()))
     figures: dict[str, float] = {}
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.perf_counter() + 120
@@ -329,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         args.instances, args.apps, latency=args.latency
     ) as urls:
         vault = write_vault(Path(tmp) / "fleet.kdbx", urls, args.apps)
+        os.environ["XDG_CACHE_HOME"] = str(Path(tmp) / "cache")  # no upstream cache of ours
         for _ in range(args.runs):
             figures = asyncio.run(_measure(vault, args.instances, args.apps))
             if figures["bad"]:

@@ -202,8 +202,13 @@ def is_valid_tag(tag: str) -> bool:
     return bool(_TAG.fullmatch(tag))
 
 
+@lru_cache(maxsize=8192)
 def try_parse_image(ref: str) -> ImageRef | None:
-    """parse_image for callers that only need to know whether a reference is usable."""
+    """parse_image for callers that only need to know whether a reference is usable.
+
+    Remembered (ImageRef is frozen): a fleet's thousands of rows run a few dozen images, and
+    every view of a row asks again.
+    """
     try:
         return parse_image(ref)
     except InvalidImage:

@@ -97,11 +97,24 @@ class RepositoryLookup:
     truncated: bool = False  # the tag list was cut at the page cap
     from_cache: bool = False
 
+    # newest_for's answers over this listing: the rows running one tag all ask the same, and
+    # a fleet is thousands of rows on a few tags (bench_tui.py: 21 s of 52 s before).
+    _newest: dict[tuple[str, TagFilter], str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
 
     def detail(self, tag: str | None) -> TagDetails:
         return self.details.get(tag or "", TagDetails())
+
+    def newest_for(self, running: str, tag_filter: TagFilter = NO_FILTER) -> str | None:
+        """``tag_order.newest_for`` over this listing, worked out once per tag and filter."""
+        key = (running, tag_filter)
+        if key not in self._newest:
+            self._newest[key] = newest_for(running, self.tags, tag_filter)
+        return self._newest[key]
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,7 @@ def app_upstream(
         return _unknown(LookupProblem.NO_LINE, "pinned by digest, not by tag")
     if lookup is None:
         return _unknown(LookupProblem.NOT_LOOKED_UP)
-    newest = newest_for(running, lookup.tags, tag_filter)
+    newest = lookup.newest_for(running, tag_filter)
     found = AppUpstream(
         UpstreamState.UNKNOWN,
         newest=newest,

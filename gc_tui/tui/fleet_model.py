@@ -165,17 +165,27 @@ class FleetModel:
         self._visible = None
 
     def apply_lookup(self, lookup: RepositoryLookup) -> None:
-        """A registry answered for one repository: every row running from it is judged again."""
+        """A registry answered for one repository: every row running from it is judged again.
+
+        The same answer again (the cache's, then the registry's; one listing shared by the
+        lookups of several tags) changes nothing, and only rows whose state moved repaint.
+        """
+        known = self.lookups.get(lookup.repository)
         self.lookups[lookup.repository] = lookup
+        if known is not None and _same_answer(known, lookup):
+            return
         self.lookup_version += 1
         rules = self.targets.tag_filter_for if self.targets is not None else no_rules
+        changed = False
         for key, row in list(self.rows.items()):
             if row.app is not None and row.repository == lookup.repository:
-                self.rows[key] = replace(
-                    row, upstream=upstream_of_app(row.app, self.lookups, rules)
-                )
-                self._changes.cells.add(key)
-        self._visible = None
+                upstream = upstream_of_app(row.app, self.lookups, rules)
+                if upstream != row.upstream:
+                    self.rows[key] = replace(row, upstream=upstream)
+                    self._changes.cells.add(key)
+                    changed = True
+        if changed:
+            self._visible = None
 
     def set_drift(self, drift: DriftFn | None, *, targets: Targets | None = None) -> None:
         self.drift = drift
@@ -396,3 +406,7 @@ class FleetModel:
             0 if row.kind is RowKind.INSTANCE else 1,
             row.app_name,
         )
+
+
+def _same_answer(a: RepositoryLookup, b: RepositoryLookup) -> bool:
+    return a.tags == b.tags and a.error == b.error and dict(a.details) == dict(b.details)

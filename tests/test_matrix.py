@@ -150,7 +150,7 @@ class TestCells:
                                ("redis", "redis:7.2.4")),
                          targets, upstream_from_lookups(lookups))
         assert row.cell("explorer").state is UpstreamState.BEHIND  # on target, behind upstream
-        assert "newest 20260731-948" in row.cell("explorer").detail
+        assert "newest upstream 20260731-948" in row.cell("explorer").detail
         assert row.cell("redis").state is DriftState.UNMANAGED  # not looked up: drift shows
 
     def test_every_state_has_a_glyph(self) -> None:

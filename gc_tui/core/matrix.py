@@ -225,9 +225,17 @@ def matrix_row(
 
 
 def _upstream_detail(upstream: AppUpstream) -> str:
-    if upstream.newest and upstream.state is not UpstreamState.CURRENT:
-        return f"{upstream.label}; newest {upstream.newest}"
-    return upstream.label
+    """What the state means for this cell (the legend writes the state word before it)."""
+    newest = f"newest upstream {upstream.newest}" if upstream.newest else ""
+    if upstream.state is UpstreamState.CURRENT:
+        return "the newest tag upstream"
+    if upstream.state is UpstreamState.REPUSHED:
+        return "the registry's tag now points to another image: redeploy to get it"
+    if upstream.state is UpstreamState.FLOATING:
+        return f"runs a moving tag; {newest}" if newest else "runs a moving tag"
+    if upstream.state is UpstreamState.UNKNOWN:
+        return str(upstream.error) if upstream.error is not None else "no answer"
+    return newest or upstream.label
 
 
 def build_matrix(

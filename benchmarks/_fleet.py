@@ -14,6 +14,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gc_tui.core.model import Instance
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -63,7 +67,7 @@ def fake_fleet(
             process.wait()
 
 
-def instances_for(urls: dict[str, str], apps: int, *, seed: int = 0):  # -> list[Instance]
+def instances_for(urls: dict[str, str], apps: int, *, seed: int = 0) -> list[Instance]:
     """Instances with the passwords the fake fleet (same size, apps and seed) expects."""
     from gc_tui.core.model import Instance
     from gc_tui.core.secret import Secret

@@ -18,10 +18,14 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._fleet import Report, fake_fleet, instances_for
+
+if TYPE_CHECKING:
+    from gc_tui.core.model import Instance
 
 NEW_IMAGES = (
     "communityfirst/superset-deployment:6.1.0_20260901-1200",
@@ -30,7 +34,7 @@ NEW_IMAGES = (
 
 
 async def _deploy(
-    instances, concurrency: int, poll: float, settle: float, image: str
+    instances: list[Instance], concurrency: int, poll: float, settle: float, image: str
 ) -> tuple[float, int, int]:
     from gc_tui.core.audit import audit_fleet
     from gc_tui.core.deploy import DeployEngine, DeployTiming

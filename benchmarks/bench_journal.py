@@ -24,10 +24,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._fleet import Report, fake_fleet, instances_for
+
+if TYPE_CHECKING:
+    from gc_tui.core.model import Instance
 
 IMAGE = "communityfirst/superset-deployment:6.1.0_20260901-{n:04d}"
 
@@ -56,7 +60,7 @@ async def _watch_loop(stalls: list[float], stop: asyncio.Event, tick: float = 0.
 
 
 async def _deploy(
-    instances, image: str, journal_path: Path | None
+    instances: list[Instance], image: str, journal_path: Path | None
 ) -> tuple[float, float, int, int]:
     from gc_tui.core.audit import audit_fleet
     from gc_tui.core.deploy import DeployEngine, DeployTiming

@@ -33,15 +33,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._fleet import VAULT_PASSWORD, Report, fake_fleet, write_vault
 
+if TYPE_CHECKING:
+    from gc_tui.config import Config
+
 FILTER_TEXT = "superset-wor"  # typed one key at a time
 
 
-def closed_registries():  # -> Config
+def closed_registries() -> Config:
     """Every registry the synthetic fleet's images name, on a closed loopback port: the
     lookups run and fail at once, the same on every machine (never Docker Hub itself)."""
     from gc_tui.config import Config

@@ -11,11 +11,15 @@ import pstats
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._fleet import fake_fleet, instances_for
 from gc_tui.core.eventloop import run
+
+if TYPE_CHECKING:
+    from gc_tui.core.model import Instance
 
 
 def main() -> int:
@@ -29,7 +33,7 @@ def main() -> int:
     from gc_tui.core.audit import audit_fleet
     from gc_tui.core.session import FleetSession
 
-    async def audit(instances) -> float:
+    async def audit(instances: list[Instance]) -> float:
         start = time.perf_counter()
         async with FleetSession(instances) as session:
             await audit_fleet(session, concurrency=len(instances))

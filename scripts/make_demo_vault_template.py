@@ -14,8 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pykeepass import PyKeePass
-from pykeepass.pykeepass import BLANK_DATABASE_LOCATION, BLANK_DATABASE_PASSWORD
+from pykeepass import PyKeePass  # type: ignore[import-untyped]
+from pykeepass.pykeepass import (  # type: ignore[import-untyped]
+    BLANK_DATABASE_LOCATION,
+    BLANK_DATABASE_PASSWORD,
+)
 
 from gc_tui.demo.demo_vault import TEMPLATE, TEMPLATE_PASSWORD
 from tests.vaults import _set_argon2

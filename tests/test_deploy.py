@@ -277,6 +277,56 @@ class TestCancelAndLog:
         assert fake.password not in text and fake.env_secret not in text
 
 
+class TestSplitGroups:
+    """A run that leaves a service group half-upgraded names the group and the instance."""
+
+    async def run_engine(
+        self, fleet: FakeFleet, journal: Journal, *, cancel_after_first_build: bool
+    ) -> DeployEngine:
+        async with FleetSession(entries(fleet), FAST_CLIENT) as session:
+            plan = build_plan(await audit_fleet(session), [DeployTarget("acme", "superset", NEW)])
+
+            def record(event: RowEvent) -> None:
+                if cancel_after_first_build and event.state is RowState.BUILDING:
+                    engine.cancel()
+
+            engine = DeployEngine(session, plan, timing=FAST_TIMING, on_event=record,
+                                  journal=journal)
+            await engine.run()
+            return engine
+
+    async def test_a_cancel_that_splits_a_group_is_named(self) -> None:
+        journal = Journal()
+        async with running_fleet(superset_instance("acme")) as fleet:
+            engine = await self.run_engine(fleet, journal, cancel_after_first_build=True)
+        message = "group superset on acme is split: 2 cancelled, 1 done"
+        assert [split.message for split in engine.splits] == [message]
+        (run,) = read_journal(journal.path).runs
+        assert [split["message"] for split in run.splits] == [message]
+
+    async def test_a_whole_group_is_not_split(self) -> None:
+        journal = Journal()
+        async with running_fleet(superset_instance("acme")) as fleet:
+            engine = await self.run_engine(fleet, journal, cancel_after_first_build=False)
+        assert engine.splits == []
+
+    async def test_members_the_plan_skipped_do_not_make_a_split(self) -> None:
+        # A server-built worker was skipped in the plan, with its reason, before anything was
+        # sent: the operator knew. Naming it again after every monthly run would be noise.
+        fake = fake_instance("acme", "acme-password", apps=[
+            fake_app("superset", OLD, 3, tags=["superset"]),
+            fake_app("superset-worker", "img-captain-superset-worker:4", 4, tags=["superset"]),
+            fake_app("superset-init-and-beat", OLD, 3, tags=["superset"]),
+        ])
+        journal = Journal()
+        async with running_fleet(fake) as fleet:
+            engine = await self.run_engine(fleet, journal, cancel_after_first_build=False)
+        assert {r.app: r.state for r in engine.results.values()}["superset-worker"] is (
+            RowState.SKIPPED
+        )
+        assert engine.splits == []
+
+
 class TestAudit:
     """One result per instance whatever happens to the others, fast ones first."""
 

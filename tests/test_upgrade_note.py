@@ -60,7 +60,7 @@ def write_run(journal: Journal) -> None:
             record["error"] = HOSTILE
         journal.append(record)
     journal.append({"type": "split", "run": "r1", "instance": "acme", "group": "superset",
-                    "message": "group superset on acme is split: 1 done, 1 skipped"})
+                    "message": "group superset on acme is split: 1 done, 1 cancelled"})
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ class TestWhatTheNoteSays:
         summary = note.splitlines()[2]
         assert summary == ("**5 apps changed** on 4 instances; **1 failed**; "
                            "1 already up to date; 2 skipped; **1 not settled**.")
-        assert "- group superset on acme is split: 1 done, 1 skipped" in note
+        assert "- group superset on acme is split: 1 done, 1 cancelled" in note
 
 
 class TestNothingLeaks:

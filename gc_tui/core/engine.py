@@ -389,11 +389,12 @@ class Engine(ABC):
                 members.setdefault((result.instance, result.group), []).append(result)
         for (instance, group), results in members.items():
             # A member skipped because it already runs the target ends where a done one does.
+            # One the plan skipped for another reason (a server build, a held image) was named
+            # with its reason before anything was sent: it is not what this run left behind.
             states = Counter(
-                "done"
-                if result.state is RowState.SKIPPED and result.from_image == result.to_image
-                else str(result.state)
+                "done" if result.state is RowState.SKIPPED else str(result.state)
                 for result in results
+                if result.state is not RowState.SKIPPED or result.from_image == result.to_image
             )
             if len(states) < 2:
                 continue

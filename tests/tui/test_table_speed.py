@@ -138,6 +138,10 @@ class TestCutCells:
         assert fit(tag, 10, keep_end=True).plain == "…0803-1652"
         assert fit(tag, 10).plain == "6.1.0_202…"
         assert fit(tag, 10, keep_end=True).style == "bold"
+        # NEWEST's sign is the upstream state: it survives the cut, the tag's start does not.
+        newest = Text("↑ 6.1.0_20260818-0907")
+        assert fit(newest, 18, keep_end=True).plain == "↑ …0_20260818-0907"
+        assert fit(newest, 18, keep_end=True).cell_len == 18
         wide = Text("日本語のアプリ")  # two cells a character
         assert fit(wide, 7, keep_end=True).cell_len <= 7
         assert fit(wide, 7).cell_len <= 7

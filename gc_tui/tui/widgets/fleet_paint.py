@@ -36,6 +36,10 @@ def fit(text: Text, width: int, keep_end: bool = False) -> Text:
         cut.truncate(width, overflow="ellipsis")
         return cut
     plain = text.plain
+    if width > 4 and len(plain) > 2 and plain[1] == " " and not plain[0].isspace():
+        # A sign and a space lead the cell (NEWEST's "↑ 20260818-0907"): the sign is the
+        # state, so it stays, and the tag after it is cut at its start like any tag.
+        return text[:2] + fit(text[2:], width - 2, keep_end=True)
     start, used = len(plain), 1
     while start > 0 and used + get_character_cell_size(plain[start - 1]) <= width:
         start -= 1

@@ -73,7 +73,8 @@ FLEET_ACTIONS: tuple[FleetAction, ...] = (
                 "file)"),
     FleetAction("fleet.mark-behind", "n", "mark_behind", "Behind",
                 "Mark every visible row whose app is behind its repository's newest tag "
-                "upstream; d then offers that tag"),
+                "upstream; d then offers their target when they share one they are off, else "
+                "that newest tag"),
     FleetAction("fleet.pin", "p", "pin_targets", "Pin",
                 "Pin the images of the marked rows as targets (asks first)"),
     FleetAction("fleet.update-caprover", "U", "update_caprover", "CapRover",

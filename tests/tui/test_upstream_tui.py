@@ -103,7 +103,8 @@ async def test_newest_filter_mark_prefill_and_detail(
         await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen))
         body = str(app.screen.query_one("#detail-body", Static).render())
         assert "Upstream        behind" in body
-        assert "Newest          20260815-1002  sha256:" in body
+        assert "Newest          20260815-1002  built 2026-08-15" in body
+        assert "  digest        sha256:" in body
 
 
 async def test_the_cache_is_shown_at_once_when_registries_are_gone(

@@ -36,15 +36,20 @@ def upstream_lines(text: Text, upstream: AppUpstream, running_image: str | None)
     """What the registry says: the state, the newest tag with its digest and build time, and
     the running tag's (a re-pushed tag shows two digests)."""
     _field(text, "Upstream", upstream.label)
+    # Tag and build time on one line, the digest (71 characters) on the next: together they
+    # wrapped the time onto a line of its own, under no label, at 120 columns.
     if upstream.newest:
         newest = upstream.newest_details
         when = format_timestamp(newest.created) if newest.created else "build time not read"
-        _field(text, "Newest", f"{upstream.newest}  {newest.digest or '(no digest)'}  {when}")
+        _field(text, "Newest", f"{upstream.newest}  built {when}")
+        _field(text, "  digest", newest.digest or "(not read)")
     running = upstream.running_details
     if running.digest or running.created:
         tag = running_image.rsplit(":", 1)[-1] if running_image else ""
-        when = format_timestamp(running.created) if running.created else ""
-        _field(text, "Running tag", f"{tag}  {running.digest or ''}  {when}".rstrip())
+        when = f"  built {format_timestamp(running.created)}" if running.created else ""
+        _field(text, "Running tag", f"{tag}{when}")
+        if running.digest:
+            _field(text, "  digest", running.digest)
 
 
 def detail_text(

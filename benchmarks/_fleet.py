@@ -44,10 +44,18 @@ def fake_fleet(
         str(latency),
         *extra,
     ]
+    with served_by(command, "the fake fleet") as urls:
+        yield urls
+
+
+@contextmanager
+def served_by(command: Sequence[str], what: str) -> Iterator[dict[str, str]]:
+    """Run ``command``, a fake that prints ``READY {json}`` and serves until its stdin closes
+    (so it ends even if this process dies); yield that JSON."""
     process = subprocess.Popen(
-        command,
+        list(command),
         cwd=ROOT,
-        stdin=subprocess.PIPE,  # closing it ends the fleet, even if we die
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -55,7 +63,7 @@ def fake_fleet(
         assert process.stdout is not None
         line = process.stdout.readline()
         if not line.startswith("READY "):
-            raise RuntimeError(f"the fake fleet did not start: {line!r}")
+            raise RuntimeError(f"{what} did not start: {line!r}")
         yield json.loads(line[len("READY ") :])
     finally:
         if process.stdin is not None:

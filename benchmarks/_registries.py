@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,27 +75,11 @@ async def _serve(latency: float) -> None:
 @contextmanager
 def fake_registries(latency: float) -> Iterator[dict[str, str]]:
     """Start this script in its own process; yield the registry host -> URL map."""
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--latency", str(latency)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("READY "):
-            raise RuntimeError(f"the fake registries did not start: {line!r}")
-        yield json.loads(line[len("READY ") :])
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    from benchmarks._fleet import served_by
+
+    with served_by([sys.executable, __file__, "--latency", str(latency)],
+                   "the fake registries") as urls:
+        yield urls
 
 
 if __name__ == "__main__":

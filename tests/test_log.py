@@ -66,6 +66,12 @@ class TestShowing:
         code, out, err = gc_tui("log", "--run", "nope")
         assert code == 2 and "no run 'nope'" in err
 
+    def test_reconcile_has_no_markdown(self) -> None:
+        # Asked for a note while reconciling, it says so instead of printing a table.
+        code, out, err = gc_tui("log", "--reconcile", "--format", "markdown")
+        assert (code, out) == (2, "")
+        assert "--reconcile prints a table or --format json" in err
+
 
 def _crashed_run(fleet: FakeFleetThread) -> str:
     """A run as a kill -9 leaves it: rows at planned or sending, never finished."""

@@ -25,6 +25,11 @@ def chosen_runs(ctx: Context) -> list[JournalRun]:
 
 
 def cmd_log(ctx: Context) -> int:
+    if ctx.args.reconcile and ctx.args.format == "markdown":
+        # Said before anything is read or asked: the note describes finished runs, and
+        # reconciling is what finishes them.
+        raise UsageError("--reconcile prints a table or --format json; for the upgrade note, "
+                         "run gc-tui log --format markdown after reconciling")
     runs = chosen_runs(ctx)
     if ctx.args.reconcile:
         return _reconcile(ctx, [run for run in runs if run.unsettled])

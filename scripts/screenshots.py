@@ -186,12 +186,12 @@ def main() -> int:
     for old in args.out.glob("*.svg"):
         old.unlink()  # a renamed shot must not linger, unreferenced
     written: list[Path] = []
-    with demo_world() as world:
+    with demo_world(keep_journal=False) as world:
         written += asyncio.run(monthly_round(args.out, world))
     for size in ((80, 24), (200, 50)):
-        with demo_world() as world:  # a fresh fleet: nothing deployed yet
+        with demo_world(keep_journal=False) as world:  # a fresh fleet: nothing deployed yet
             written += asyncio.run(at_size(args.out, world, size))
-    with demo_world() as world:
+    with demo_world(keep_journal=False) as world:
         written += asyncio.run(without_colour(args.out, world))
     for path in written:
         print(path)

@@ -96,6 +96,20 @@ def test_the_demo_deploys_to_newest() -> None:
     assert planned["comapeo"] == "communityfirst/gc-comapeo-cloud:0.4.0"  # 0.3.0 is behind
 
 
+def test_the_demo_s_note_outlives_its_run() -> None:
+    # Each gc-tui demo is a fresh fleet, but the journal is kept (beside the operator's,
+    # never in it), so the README's "gc-tui demo log --last --format markdown" has a run.
+    from gc_tui.core.journal import default_journal_path
+
+    code, _, err = demo("deploy", "--app", "explorer", "--instance", "kestrelbay", "--image",
+                        "communityfirst/guardianconnector-explorer:20260815-1002", "--yes")
+    assert code == 0, err
+    code, out, err = demo("log", "--last", "--format", "markdown")
+    assert code == 0, err
+    assert "20260815-1002" in out and "kestrelbay" in out
+    assert not default_journal_path().exists()
+
+
 def test_the_demo_cache_forgets_vaults_unused_for_a_day(tmp_path: Path) -> None:
     import os
 

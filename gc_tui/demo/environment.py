@@ -2,8 +2,9 @@
 
 Everything lives in a temporary folder removed on exit, except the vault, which is kept in
 the cache folder per gc-tui version and fleet address: the demo's fleet listens on the same
-loopback ports each time when they are free, so a warm start reuses the vault it wrote before.
-Deploys are journaled in the temporary folder, never in the operator's real journal.
+loopback ports each time when they are free, so a warm start reuses the vault it wrote before,
+and the journal, kept in its own folder beside the operator's (never in the real one), so
+``gc-tui demo log --last --format markdown`` shows the note of the demo run before it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gc_tui import __version__
+from gc_tui.core.journal import JOURNAL_NAME, state_dir
 
 if TYPE_CHECKING:
     from gc_tui.demo.fleet import FakeFleetThread
@@ -39,6 +41,11 @@ class DemoWorld:
     config: Path
     journal: Path
     urls: Mapping[str, str]
+
+
+def demo_journal() -> Path:
+    """The demo's own journal: beside the operator's, never in it."""
+    return state_dir() / "demo" / JOURNAL_NAME
 
 
 def cache_dir() -> Path:
@@ -94,7 +101,9 @@ def _forget_old_vaults(keep: Path, unused_for: float = 86400.0) -> None:
 
 
 @contextmanager
-def demo_world(*, prefer_ports: bool = True) -> Iterator[DemoWorld]:
+def demo_world(*, prefer_ports: bool = True, keep_journal: bool = True) -> Iterator[DemoWorld]:
+    """The demo's world while the block runs. ``keep_journal=False`` journals into the
+    temporary folder (the screenshots, which must not depend on earlier demo runs)."""
     from gc_tui.core.targets import save_targets, targets_from_mapping
     from gc_tui.demo.catalog import demo_fleet_data, demo_instances
     from gc_tui.demo.demo_vault import REGISTRIES_GROUP
@@ -124,7 +133,7 @@ def demo_world(*, prefer_ports: bool = True) -> Iterator[DemoWorld]:
                 vault=_vault_for(urls, folder),
                 targets=targets,
                 config=config,
-                journal=folder / "state" / "deploys.jsonl",
+                journal=(demo_journal() if keep_journal else folder / "state" / JOURNAL_NAME),
                 urls=urls,
             )
     finally:

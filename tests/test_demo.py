@@ -94,6 +94,22 @@ def test_the_demo_deploys_to_newest() -> None:
     planned = {r["app"]: r["to_image"] for r in json.loads(out)["rows"] if r["state"] == "planned"}
     assert planned["explorer"] == "communityfirst/guardianconnector-explorer:20260815-1002"
     assert planned["comapeo"] == "communityfirst/gc-comapeo-cloud:0.4.0"  # 0.3.0 is behind
+    code, out, err = demo("deploy", "--to-newest", "--dry-run", "--format", "json")
+    assert {r["instance"] for r in json.loads(out)["rows"] if r["app"] == "*"} == {
+        "fernridge", "graniteflats"}
+
+
+def test_a_fleet_wide_deploy_names_the_instances_it_could_not_audit() -> None:
+    # --to-targets picks apps from what each instance runs; one that did not answer has
+    # nothing to pick, and the monthly round must still say it was left out (and why).
+    code, out, err = demo("deploy", "--to-targets", "--dry-run", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    unreached = {r["instance"]: r["error"] for r in rows if r["app"] == "*"}
+    assert set(unreached) == {"fernridge", "graniteflats"}
+    assert unreached["fernridge"].startswith("instance failed the audit: cannot connect")
+    assert "2 on instances that failed the audit" in err
+    assert "skip fernridge: instance failed the audit" in err
 
 
 def test_the_demo_s_note_outlives_its_run() -> None:

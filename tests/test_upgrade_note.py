@@ -11,6 +11,7 @@ import pytest
 
 from gc_tui.cli import run
 from gc_tui.core.journal import Journal, JournalRun, default_journal_path, read_journal
+from gc_tui.core.plan import EVERY_APP
 from gc_tui.core.upgrade_note import plain, upgrade_note
 
 EXPLORER = "communityfirst/guardianconnector-explorer"
@@ -104,6 +105,26 @@ class TestWhatTheNoteSays:
         assert summary == ("**5 apps changed** on 4 instances; **1 failed**; "
                            "1 already up to date; 2 skipped; **1 not settled**.")
         assert "- group superset on acme is split: 1 done, 1 cancelled" in note
+
+
+class TestInstancesNotReached:
+    """A fleet-wide run that could not audit an instance says so once, above the apps."""
+
+    def test_an_unreachable_instance_is_named_with_its_reason(self, tmp_path: Path) -> None:
+        journal = Journal(tmp_path / "deploys.jsonl")
+        write_run(journal)
+        (run,) = read_journal(journal.path).runs
+        unreached = {"type": "run", "run": "r2", "action": "deploy", "user": "operator-name",
+                     "rows": [_row("acme", "explorer", f"{EXPLORER}:1", f"{EXPLORER}:2")],
+                     "skipped": [{"instance": "hotel", "app": EVERY_APP, "from_image": None,
+                                  "to_image": None,
+                                  "reason": "instance failed the audit: connection refused"}]}
+        journal.append(unreached)
+        newest = read_journal(journal.path).runs[0]
+        assert newest.run_id == "r2" and run.run_id == "r1"
+        note = upgrade_note(newest)
+        assert "**Not reached:**\n\n- hotel: instance failed the audit: connection refused" in note
+        assert [line for line in note.splitlines() if line.startswith("## ")] == ["## explorer"]
 
 
 class TestNothingLeaks:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from gc_tui.cli.context import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Context
 from gc_tui.core.engine import Engine, EventSink, RowEvent, RowResult, RowState
 from gc_tui.core.journal import Journal
-from gc_tui.core.plan import CONFIRM_COUNT_ABOVE, Plan
+from gc_tui.core.plan import CONFIRM_COUNT_ABOVE, EVERY_APP, Plan
 from gc_tui.core.text import printable
 from gc_tui.core.update import UPDATE_ACTION, caprover_version, update_row_json
 
@@ -123,6 +123,11 @@ def _change(from_image: str | None, to_image: str | None, action: str) -> str:
     return f"{printable(from_image or '(none)')} -> {printable(to_image or '(none)')}"
 
 
+def _where(instance: str, app: str) -> str:
+    """``instance / app``, or the instance alone for a row that stands for all its apps."""
+    return printable(instance) if app == EVERY_APP else f"{printable(instance)} / {printable(app)}"
+
+
 def print_plan(ctx: Context, plan: Plan) -> None:
     summary = plan.skip_summary()
     lines = [
@@ -137,7 +142,7 @@ def print_plan(ctx: Context, plan: Plan) -> None:
         )
     for skipped in plan.skipped:
         lines.append(
-            f"  skip {printable(skipped.instance)} / {printable(skipped.app)}: "
+            f"  skip {_where(skipped.instance, skipped.app)}: "
             f"{printable(skipped.reason)}"
         )
     if plan.action == UPDATE_ACTION and plan.rows:
@@ -201,7 +206,7 @@ def print_results(ctx: Context, action: str, results: Sequence[RowResult]) -> No
     for result in results:
         reason = f" ({printable(result.error, 300)})" if result.error else ""
         lines.append(
-            f"  {result.state:<9} {printable(result.instance)} / {printable(result.app)}{reason}"
+            f"  {result.state:<9} {_where(result.instance, result.app)}{reason}"
         )
         if result.state is RowState.FAILED:
             for line in result.log_tail[-5:]:

@@ -57,7 +57,7 @@ class SkipKind(StrEnum):
     SERVER_BUILD = "server builds"
     HELD = "held"
     READ_ONLY = "read-only"
-    INSTANCE_FAILED = "instance failed the audit"
+    INSTANCE_FAILED = "on instances that failed the audit"
     NO_APP = "no such app"
     BUSY = "busy"
     NO_HISTORY = "no earlier image"
@@ -357,6 +357,24 @@ def to_target_selection(audits: Sequence[InstanceAudit], targets: Targets) -> li
             if drift.deployable and drift.target is not None:
                 wanted.append(DeployTarget(audit.instance.name, app.name, drift.target))
     return wanted
+
+
+# The app of a skipped row that stands for a whole instance: one that failed the audit, in a
+# fleet-wide selection (--to-targets, --to-newest) that cannot know which of its apps it meant.
+EVERY_APP = "*"
+
+
+def with_unaudited(plan: Plan, audits: Sequence[InstanceAudit]) -> Plan:
+    """``plan`` plus one skipped row for each instance that failed the audit and has none yet:
+    a fleet-wide deploy must not leave an unreachable community out without a word."""
+    named = {row.instance for row in plan.skipped}
+    extra = [
+        SkippedRow(audit.instance.name, EVERY_APP, None, None,
+                   f"instance failed the audit: {audit.error}", kind=SkipKind.INSTANCE_FAILED)
+        for audit in audits
+        if not audit.ok and audit.instance.name not in named
+    ]
+    return with_skipped(plan, extra)
 
 
 def with_skipped(plan: Plan, extra: Sequence[SkippedRow]) -> Plan:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from gc_tui.core.images import try_parse_image
 from gc_tui.core.journal import JournalRow, JournalRun
 from gc_tui.core.matrix import column_order, image_tag
+from gc_tui.core.plan import EVERY_APP
 from gc_tui.core.text import printable
 from gc_tui.core.update import CAPROVER_APP, UPDATE_ACTION
 
@@ -142,9 +143,15 @@ def upgrade_note(run: JournalRun, rows: Sequence[JournalRow] | None = None) -> s
     if run.splits:
         lines += ["", "**Needs attention:**", ""]
         lines += [f"- {plain(split.get('message', ''), REASON_LENGTH)}" for split in run.splits]
+    unreached = sorted((row for row in chosen if row.app == EVERY_APP), key=lambda r: r.instance)
+    if unreached:
+        lines += ["", "**Not reached:**", ""]
+        lines += [f"- {plain(row.instance)}: {plain(row.error or 'no reason given', REASON_LENGTH)}"
+                  for row in unreached]
     by_app: dict[str, list[JournalRow]] = {}
     for row in chosen:
-        by_app.setdefault(row.app, []).append(row)
+        if row.app != EVERY_APP:
+            by_app.setdefault(row.app, []).append(row)
     for app in column_order(by_app):
         lines += ["", f"## {_app_title(app)}", "", *_app_lines(by_app[app])]
     started = f"{date} {time[:5]} UTC" if time else plain(run.started_at)

@@ -8,7 +8,7 @@ from gc_tui.cli.context import Context, UsageError
 from gc_tui.cli.runs import confirm_and_run
 from gc_tui.core.eventloop import run
 from gc_tui.core.model import Instance, InstanceAudit
-from gc_tui.core.plan import Plan, PlanOptions
+from gc_tui.core.plan import Plan, PlanOptions, with_unaudited
 from gc_tui.core.targets import Targets
 
 
@@ -73,9 +73,12 @@ def cmd_deploy(ctx: Context) -> int:
                 if not audit.ok or args.instance or any(a.name == app for a in audit.apps)
             ]
         try:
-            return build_plan(audits, wanted, options)
+            plan = build_plan(audits, wanted, options)
         except PlanError as err:
             raise UsageError(str(err)) from None
+        # --app names the apps, so a failed instance has its rows already; a fleet-wide
+        # selection cannot, and says so in one row per instance.
+        return with_unaudited(plan, audits) if args.to_targets else plan
 
     return _audit_plan_run(ctx, instances, plan_for)
 
@@ -113,9 +116,9 @@ def _to_newest(
             if not selection.targets:
                 ctx.err("every app is on its repository's newest tag (or cannot be looked up)")
             try:
-                plan = build_plan(
+                plan = with_unaudited(build_plan(
                     audits, selection.targets, replace(options, redeploy=selection.redeploys)
-                )
+                ), audits)
             except PlanError as err:
                 raise UsageError(str(err)) from None
             return await confirm_and_run(

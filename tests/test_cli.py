@@ -189,8 +189,9 @@ class TestDeploy:
         assert all(r["state"] == "done" for r in rows if r["state"] != "skipped")
         skipped = {r["instance"]: r["error"] for r in rows if r["state"] == "skipped"}
         assert "failed the audit" in skipped["charlie"]
-        # charlie and wrongpw failed the audit: skipped, shown, and not counted as planned.
-        assert result.code == 0
+        # charlie and wrongpw failed the audit: skipped and shown, never tried; the fleet is
+        # not where the operator asked, so a script hears it, as from gc-tui audit.
+        assert result.code == 1
         (run_record,) = read_journal().runs
         assert {row.key: row.state for row in run_record.rows.values()} == {
             f"{r['instance']}/{r['app']}": r["state"] for r in rows
@@ -258,7 +259,10 @@ class TestCapRoverUpdate:
         assert fleet.instance("alpha").update_requests() == ["1.15.4"]
         assert fleet.instance("bravo").update_requests() == []
         assert fleet.instance("alpha").version == "1.15.4"
-        assert result.code == 0
+        # charlie (unreachable) and wrongpw could not be tried: the fleet is not all updated.
+        assert {name for name, row in rows.items() if "failed the audit" in (row["error"] or "")
+                } == {"charlie", "wrongpw"}
+        assert result.code == 1
 
     def test_refuses_without_yes_and_tty(self, vault: Path, fleet: FakeFleetThread) -> None:
         result = gc_tui("caprover-update", *vault_flags(vault))

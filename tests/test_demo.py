@@ -110,6 +110,9 @@ def test_a_fleet_wide_deploy_names_the_instances_it_could_not_audit() -> None:
     assert unreached["fernridge"].startswith("instance failed the audit: cannot connect")
     assert "2 on instances that failed the audit" in err
     assert "skip fernridge: instance failed the audit" in err
+    # Nothing to deploy, but not because the fleet is done: a script hears it.
+    code, _, err = demo("deploy", "--to-targets", "--instance", "fernridge", "--yes")
+    assert code == 1 and "nothing to deploy" in err
 
 
 def test_the_demo_s_note_outlives_its_run() -> None:

@@ -10,8 +10,9 @@ from gc_tui import __version__
 PASSWORD_ENV = "GC_TUI_VAULT_PASSWORD"
 
 EXIT_CODES = (
-    "Exit codes: 0 everything went as asked; 1 an instance did not answer (audit), a planned "
-    "row did not end done (deploy, rollback, caprover-update, log --reconcile) or the TUI quit "
+    "Exit codes: 0 everything went as asked; 1 an instance did not answer (audit, upstream; "
+    "deploy, rollback and caprover-update, which could not try it), a planned row did not "
+    "end done (deploy, rollback, caprover-update, log --reconcile) or the TUI quit "
     "while rows were still running; 2 usage, vault, config or confirmation errors (nothing "
     "deployed); 129 the terminal went away (TUI); 130 interrupted by Ctrl-C; 70 an unexpected "
     "error (printed without its message)."

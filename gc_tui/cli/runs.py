@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from gc_tui.cli.context import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Context
 from gc_tui.core.engine import Engine, EventSink, RowEvent, RowResult, RowState
 from gc_tui.core.journal import Journal
-from gc_tui.core.plan import CONFIRM_COUNT_ABOVE, EVERY_APP, Plan
+from gc_tui.core.plan import CONFIRM_COUNT_ABOVE, EVERY_APP, Plan, SkipKind
 from gc_tui.core.text import printable
 from gc_tui.core.update import UPDATE_ACTION, caprover_version, update_row_json
 
@@ -28,10 +28,15 @@ _DONE_WORDS = {"deploy": "deployed", "rollback": "rolled back", UPDATE_ACTION: "
 async def confirm_and_run(ctx: Context, plan: Plan, make_engine: EngineFactory) -> int:
     """Print ``plan``, ask as the rules say, run it; the exit code."""
     print_plan(ctx, plan)
+    # An instance that failed the audit could not even be tried: the fleet is not where the
+    # operator asked, and a script must hear it from the exit code, as from gc-tui audit.
+    unreached = any(row.kind is SkipKind.INSTANCE_FAILED for row in plan.skipped)
     stop = gate(ctx, plan)
     if stop is not None:
         if stop == EXIT_OK:  # a dry run, or every row skipped: JSON still lists the rows
             print_unrun_plan(ctx, plan)
+            if unreached and not ctx.args.dry_run:
+                return EXIT_INCOMPLETE
         return stop
     engine = make_engine(ctx.journal(), lambda event: print_event(ctx, event))
     results = await run_interruptible(ctx, engine)
@@ -39,7 +44,8 @@ async def confirm_and_run(ctx: Context, plan: Plan, make_engine: EngineFactory) 
     for split in engine.splits:
         ctx.err(f"warning: {split.message}")
     planned = [result for result in results if result.state is not RowState.SKIPPED]
-    return EXIT_OK if all(r.state is RowState.DONE for r in planned) else EXIT_INCOMPLETE
+    every_row_done = all(r.state is RowState.DONE for r in planned)
+    return EXIT_OK if every_row_done and not unreached else EXIT_INCOMPLETE
 
 
 async def run_interruptible(ctx: Context, engine: Engine) -> list[RowResult]:

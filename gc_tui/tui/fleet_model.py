@@ -335,6 +335,7 @@ class FleetModel:
     def _rows_of(self, audit: InstanceAudit) -> Iterable[FleetRow]:
         name = audit.instance.name
         update = self.updates.get(name)
+        warnings = audit.instance.warnings
         seen: set[str] = set()
         for app in audit.apps:
             if app.name in seen:
@@ -350,6 +351,7 @@ class FleetModel:
                 drift=self._drift_of(app),
                 update=update,
                 upstream=self._upstream_of(app),
+                instance_warnings=warnings,
             )
         if not seen:
             yield FleetRow(
@@ -360,6 +362,7 @@ class FleetModel:
                 instance_error=audit.error,
                 version=audit.version,
                 update=update,
+                instance_warnings=warnings,
             )
         if audit.ok and self.targets is not None:
             for app_name, target in self.targets.images.items():
@@ -374,6 +377,7 @@ class FleetModel:
                     drift=Drift(DriftState.MISSING, target, "not on this instance"),
                     update=update,
                     missing_app=app_name,
+                    instance_warnings=warnings,
                 )
 
     def upstream_of(self, instance: str, app: AppInfo) -> AppUpstream | None:

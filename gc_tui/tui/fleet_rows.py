@@ -111,6 +111,9 @@ class FleetRow:
     missing_app: str | None = None  # RowKind.MISSING: the target app absent here
     # What the registry says of the app's repository; None until its lookup answers.
     upstream: AppUpstream | None = None
+    # The vault entry's warnings (an internationalised host's punycode form, a password
+    # sent over plain http, an expired entry): STATUS carries a sign, enter spells them out.
+    instance_warnings: tuple[str, ...] = ()
 
     @property
     def app_name(self) -> str:
@@ -192,6 +195,8 @@ class FleetRow:
             statuses.append("update")
         if self.upstream is not None:
             statuses.append(str(self.upstream.state))  # status:behind, status:repushed
+        if self.instance_warnings:
+            statuses.append("warning")
         return {
             Field.INSTANCE: (self.instance,),
             Field.APP: (self.app_name,),

@@ -61,6 +61,22 @@ class TestModel:
         model.set_filter(parse_filter("status:ok"))
         assert model.visible_keys() == []
 
+    def test_an_entry_s_warnings_show_on_its_rows(self) -> None:
+        # Issue 12: the IDN and plain-http warnings are in the row, not only in the detail.
+        from dataclasses import replace
+
+        from gc_tui.tui.widgets.fleet_cells import status_word
+
+        model = FleetModel(["a", "b"])
+        warned = audit("a", {"web": "nginx:1.25"})
+        note = "the host xn--fa-hia.de is punycode for faß.de"
+        model.apply_audit(replace(warned, instance=replace(warned.instance, warnings=(note,))))
+        model.apply_audit(audit("b", {"web": "nginx:1.25"}))
+        assert status_word(model.rows["a/web"], 0.0) == "ok ⚠"
+        assert status_word(model.rows["b/web"], 0.0) == "ok"
+        model.set_filter(parse_filter("status:warning"))
+        assert model.visible_keys() == ["a/web"]
+
     def test_rows_follow_vault_order_not_arrival_order(self) -> None:
         model = FleetModel(["a", "b"])
         model.apply_audit(audit("b", {"x": "nginx:1"}))

@@ -49,14 +49,18 @@ def format_elapsed(seconds: float | None) -> str:
     return f"{whole // 60}m{whole % 60:02d}"
 
 
+WARNING_SIGN = "⚠"
+
+
 def status_word(row: FleetRow, now: float) -> str:
-    """The status cell's words: the state, and the elapsed time while a deploy shows."""
+    """The status cell's words: the state, the elapsed time while a deploy shows, and
+    ``⚠`` when the vault entry has warnings (enter shows them)."""
     word = row.status.word
     if row.deploy is not None and not row.update_shown:
         elapsed = format_elapsed(row.deploy.elapsed(now))
         if elapsed:
             word = f"{word} {elapsed}"
-    return word
+    return f"{word} {WARNING_SIGN}" if row.instance_warnings else word
 
 
 def styled(value: object, style: Style) -> Text:

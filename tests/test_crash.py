@@ -111,3 +111,43 @@ def test_a_killed_deploy_is_settled_from_the_servers_record(
     assert all(row.settled for row in crashed.rows.values())
     every_done = kill_at == len(NAMES) and not build_fails
     assert code == (0 if every_done else 1)
+
+
+def test_ctrl_c_that_splits_a_group_names_it_in_the_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One Ctrl-C while the first Windmill member builds: that build ends, the other two are
+    never sent, and the result says the group is left split (issue 15)."""
+    old, new = "ghcr.io/windmill-labs/windmill:1.775.2", "ghcr.io/windmill-labs/windmill:1.780.1"
+    members = ("windmill", "windmill-worker", "windmill-worker-native")
+    fake = fake_instance("acme", apps=[fake_app(app, old, 2) for app in members], **FAST)
+    state = tmp_path / "state"
+    monkeypatch.setenv("GC_TUI_STATE_DIR", str(state))
+    with FakeFleetThread([fake]) as fleet:
+        entries = [{"title": "acme", "url": fleet.url("acme"), "password": fake.password,
+                    "group": "G"}]
+        vault = make_vault(tmp_path / "fleet.kdbx", entries, password=PASSWORD)
+        fleet.hold_builds()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gc_tui", "deploy", "--vault", str(vault), "--group", "G",
+             "--app", "windmill", "--image", new, "--yes", "--password-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "GC_TUI_STATE_DIR": str(state)},
+        )
+        assert process.stdin is not None
+        process.stdin.write(PASSWORD + "\n")
+        process.stdin.close()
+        fleet.wait_until(lambda: bool(fake.held_builds()))  # the first member is building
+        process.send_signal(signal.SIGINT)
+        assert process.stderr is not None
+        # The interrupt is acknowledged before the build is let go, so nothing new starts.
+        seen = [process.stderr.readline()]
+        while seen[-1] and "interrupted" not in seen[-1]:
+            seen.append(process.stderr.readline())
+        fleet.release_builds()
+        err = "".join(seen) + process.stderr.read()
+        process.wait(timeout=60)
+        sent = [deploy.app for deploy in fleet.deploy_requests()]
+    assert sent == ["windmill"]
+    assert "warning: group windmill on acme is split: 2 cancelled, 1 done" in err
+    assert process.returncode == 1

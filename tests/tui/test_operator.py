@@ -62,14 +62,17 @@ async def test_refresh_says_it_is_auditing(demo_fleet: Fleet) -> None:
     app = demo_fleet.app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: audited(app))
+        def header() -> str:
+            return str(app.screen.query_one("#fleet-header", Static).render())
+
         for instance in demo_fleet.instances:
-            instance.latency_seconds = 0.3  # slow enough to read the header while it runs
+            # Each answer takes a second: the header is read while the audit surely runs,
+            # however late the next repaint comes on a loaded machine.
+            instance.latency_seconds = 1.0
         await pilot.press("r")
-        header = str(app.screen.query_one("#fleet-header", Static).render())
-        assert "auditing 12 instances…" in header
-        await wait_for(pilot, lambda: audited(app))
-        header = str(app.screen.query_one("#fleet-header", Static).render())
-        assert "auditing" not in header
+        await wait_for(pilot, lambda: "auditing 12 instances…" in header())
+        assert app.auditing
+        await wait_for(pilot, lambda: audited(app) and "auditing" not in header())
 
 
 async def test_quit_mid_deploy_reports_every_row_and_exits_1(tmp_path: Path) -> None:

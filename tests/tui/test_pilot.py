@@ -143,23 +143,22 @@ class TestFilter:
                 if char == ":":
                     key = "colon"
                 app.post_message(events.Key(key, char))  # queued at once, none awaited
-            await pilot.pause(0.3)
-            assert app.fleet.marks == set()
             assert isinstance(app.screen, FleetScreen)
             field = app.screen.query_one("#filter", Input)
-            assert field.value == "app:explorer"
+            # Waiting on what the screen shows, never on the clock: with the bug, the keys
+            # reach the table instead and this wait fails.
+            await wait_for(pilot, lambda: field.value == "app:explorer")
+            assert app.fleet.marks == set()
             await pilot.press("s", "backspace")  # typed into the focused field: once each
             assert field.value == "app:explorer"
             app.post_message(events.Key("enter", "\r"))
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: app.focused is app.fleet_screen.table)
             assert visible(app) and all(k.endswith("/explorer") for k in visible(app))
-            assert app.focused is app.fleet_screen.table
             await pilot.press("space")  # the table's keys are the table's again
             assert len(app.fleet.marks) == 1
             for key, char in [("slash", "/"), *[(c, c) for c in "redis"]]:
                 app.post_message(events.Key(key, char))
-            await pilot.pause(0.3)
-            assert field.value == "redis"  # a new filter replaces the last one
+            await wait_for(pilot, lambda: field.value == "redis")  # replaces the last filter
 
     async def test_a_new_filter_puts_the_cursor_on_the_first_match(
         self, demo_fleet: Fleet
@@ -256,7 +255,8 @@ class TestDeploy:
             await wait_for(pilot, lambda: audited(app))
             await deploy_from_dialog(pilot, app, f"{EXPLORER}:missing-1", "staging/explorer")
             await wait_for(pilot, lambda: not app.engines, timeout=20)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: (deploy := app.fleet.rows["staging/explorer"].deploy)
+                           is not None and deploy.state.final)
             row = app.fleet.rows["staging/explorer"]
             assert row.deploy is not None and row.deploy.state is RowState.FAILED
             assert row.deploy.error

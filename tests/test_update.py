@@ -19,8 +19,8 @@ from gc_tui.core.secret import Secret
 from gc_tui.core.session import FleetSession
 from gc_tui.core.update import UpdateEngine, UpdateTiming, build_update_plan
 from gc_tui.demo.fleet import FakeFleet
-from gc_tui.demo.instance import FakeInstance
-from tests.fakefleet import fake_app, fake_instance, running_fleet
+from gc_tui.demo.instance import FakeInstance, Fault
+from tests.fakefleet import FAST, fake_app, fake_instance, running_fleet
 
 CLIENT = HttpSettings(connect_timeout=1, read_timeout=2, request_deadline=2)
 TIMING = UpdateTiming(poll_interval=0.05, deadline=3.0, busy_retry=0.05)
@@ -39,6 +39,21 @@ async def update(fleet: FakeFleet, journal: Journal | None = None) -> dict[str, 
         plan = build_update_plan(await audit_fleet(session))
         results = await UpdateEngine(session, plan, timing=TIMING, journal=journal).run()
     return {row.instance: row for row in results}
+
+
+class CutsTheUpdateAnswer(FakeInstance):
+    """Answers the self-update POST with half a body, then hangs up; everything else whole."""
+
+    cut = False
+
+    @property
+    def active_fault(self) -> Fault | None:
+        last = self.requests[-1] if self.requests else None
+        if (not self.cut and last is not None and last.method == "POST"
+                and last.path.lower().rstrip("/") == "/api/v2/user/system/versioninfo"):
+            self.cut = True
+            return Fault.TRUNCATED
+        return super().active_fault
 
 
 class TestUpdates:
@@ -71,6 +86,19 @@ class TestUpdates:
         broken, gone = rows["broken"], rows["gone"]
         assert broken.state is RowState.FAILED and "refused" in (broken.error or "")
         assert gone.state is RowState.FAILED and "did not come back" in (gone.error or "")
+
+    async def test_an_update_whose_answer_broke_is_followed_through_the_restart(self) -> None:
+        # The server took the update and the connection broke before its answer was whole:
+        # "refused" would be false (helper review), the version the server comes back on
+        # decides. A complete HTTP 500 (a failed pull) stays "refused", as the test above.
+        fake = CutsTheUpdateAnswer(name="alpha", password="alpha-pw", version="1.14.2",
+                                   latest_version="1.15.3", **FAST)
+        async with running_fleet(fake) as fleet:
+            rows = await update(fleet, journal=Journal())
+        assert fake.update_requests() == ["1.15.3"] and fake.version == "1.15.3"
+        assert rows["alpha"].state is RowState.DONE, rows["alpha"].error
+        (run,) = read_journal().runs
+        assert "not sent" not in run.rows["alpha/CapRover"].states
 
     async def test_the_update_plan_says_why_an_instance_is_skipped(self) -> None:
         fakes = [fake_instance("nocheck", version_check_fails=True), behind("ro")]

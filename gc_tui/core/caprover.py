@@ -107,6 +107,11 @@ class BadResponse(CapRoverError):
     """An answer that is not CapRover's envelope: HTML, empty, truncated, a redirect, a 5xx."""
 
 
+class NoAnswer(BadResponse):
+    """A request that changes the server went out and no whole answer came back (closed,
+    broken mid-answer): unlike a complete bad answer, it may have reached CapRover."""
+
+
 class ApiError(CapRoverError):
     """A well-formed envelope with an error status that has no more specific meaning."""
 
@@ -393,7 +398,8 @@ class CapRoverClient:
             where = f"{self.instance.url}{route}"
             return Unreachable(self.name, f"cannot connect to {where}: {failure}")
         message = str(failure)
-        if method != "GET" and kind in _MAYBE_DELIVERED:
+        maybe_delivered = method != "GET" and kind in _MAYBE_DELIVERED
+        if maybe_delivered:
             # Sent once and never again: a deploy or an update may have started anyway.
             message += (
                 "; the request was sent once and not repeated: it may have reached CapRover, "
@@ -401,7 +407,7 @@ class CapRoverClient:
             )
         if kind is FailureKind.TIMEOUT:
             return Unreachable(self.name, message)
-        return BadResponse(self.name, message)
+        return (NoAnswer if maybe_delivered else BadResponse)(self.name, message)
 
     def _parse_envelope(self, response: HttpAnswer) -> tuple[int, str, dict[str, Any]]:
         http_status = response.status

@@ -22,6 +22,7 @@ from gc_tui.core.caprover import (
     Busy,
     CapRoverClient,
     CapRoverError,
+    NoAnswer,
     NotReady,
     ServerDown,
     TokenInvalid,
@@ -163,10 +164,14 @@ class UpdateEngine(Engine):
                     self._emit(row, RowState.NOT_SENT)
                     raise RowFailed("the server stayed busy (HTTP 429)") from None
                 await asyncio.sleep(self.timing.busy_retry)
-            except (ServerDown, Unreachable):
-                # nginx gives up after 60 s while the pull goes on: follow the restart.
+            except (ServerDown, Unreachable, NoAnswer):
+                # nginx gives up after 60 s while the pull goes on, and a connection that
+                # closed before the answer may still mean CapRover took it: follow the
+                # restart, and the version the server reports decides.
                 break
             except (BadResponse, ApiError) as failure:
+                # A whole answer that says no: an HTTP 500 is a failed pull of the new
+                # version (docs/caprover-api.md, "Version and self-update"); nothing started.
                 self._emit(row, RowState.NOT_SENT)
                 raise RowFailed(f"the update was refused: {failure.reason}") from None
         self._emit(row, RowState.SENT)

@@ -128,6 +128,34 @@ class TestReconcile:
         assert code == 0 and "nothing to reconcile" in err
 
 
+    def test_rows_cancelled_after_they_were_sent_stay_open_until_reconciled(
+        self, fleet: FakeFleetThread, vault: Path
+    ) -> None:
+        # A second Ctrl-C, a quit or a lost terminal cancels rows the server already has
+        # (helper review): 'cancelled' must not read as settled, or --reconcile skips them.
+        import asyncio
+
+        journal = Journal(default_journal_path())
+        journal.append({"type": "run", "run": "stopped", "action": "deploy",
+                        "rows": [{"instance": name, "app": "explorer", "from_image": OLD,
+                                  "to_image": NEW} for name in ("acme", "bravo")],
+                        "skipped": []})
+        for state in ("sending", "sent", "building", "cancelled"):
+            journal.append({"type": "row", "run": "stopped", "instance": "acme",
+                            "app": "explorer", "state": state})
+        journal.append({"type": "row", "run": "stopped", "instance": "bravo",
+                        "app": "explorer", "state": "cancelled", "error": "never sent"})
+        asyncio.run(_server_side(fleet))  # acme's build went on after the process stopped
+        asyncio.run(_wait_built(fleet, "acme"))
+        code, out, _ = gc_tui("log", "--unsettled", "--format", "json")
+        (run,) = json.loads(out)["runs"]
+        assert [row["instance"] for row in run["rows"]] == ["acme"]
+        code, out, _ = gc_tui("log", "--reconcile", "--format", "json", vault=vault)
+        assert [(row["instance"], row["state"]) for row in json.loads(out)["rows"]] == [
+            ("acme", "done")]
+        assert code == 1  # bravo never went out: the run did not end all done
+
+
 async def _wait_built(fleet: FakeFleetThread, name: str) -> None:
     from tests.fakefleet import eventually
 

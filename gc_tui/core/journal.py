@@ -32,6 +32,8 @@ from typing import Any
 JOURNAL_NAME = "deploys.jsonl"
 # Final states: a row in any other state was left behind by a run that did not end.
 FINAL_STATES = frozenset({"done", "failed", "cancelled", "skipped"})
+# States a row reaches once its request may be on its way: from then on the server decides.
+_ON_THE_WIRE = frozenset({"sending", "sent", "building", "verifying", "restarting"})
 
 
 def state_dir() -> Path:
@@ -188,12 +190,21 @@ class JournalRow:
 
     @property
     def settled(self) -> bool:
-        return self.state in FINAL_STATES
+        """Final, and known to be: a row cancelled after its request went out (a second
+        Ctrl-C, a quit, a lost terminal) is final for the run but not for the server, which
+        may have done it; ``log --reconcile`` says which."""
+        if self.state not in FINAL_STATES:
+            return False
+        return not (self.state == "cancelled" and self.was_sent)
 
     @property
     def was_sent(self) -> bool:
-        """The request may have reached the server: the row got as far as ``sending``."""
-        return any(state not in ("planned", "skipped") for state in self.states)
+        """The request may have reached the server: the row got to ``sending`` and the
+        server did not refuse it (``not sent``) afterwards."""
+        for at, state in enumerate(self.states):
+            if state in _ON_THE_WIRE:
+                return "not sent" not in self.states[at:]
+        return False
 
     def as_json(self) -> dict[str, object]:
         return {

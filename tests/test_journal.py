@@ -166,6 +166,22 @@ class TestTransitions:
         assert contents.unreadable_lines == 1 and [r.run_id for r in contents.runs] == ["r"]
 
 
+    def test_half_a_line_left_by_a_cut_write_does_not_swallow_the_next_record(
+        self, tmp_path: Path
+    ) -> None:
+        journal = Journal(tmp_path / "deploys.jsonl")
+        journal.append({"type": "run", "run": "old", "action": "deploy", "rows": []})
+        with journal.path.open("a") as handle:
+            handle.write('{"type": "row", "run": "old", "inst')  # a full disk, a kill: no newline
+        journal.append({"type": "run", "run": "next", "action": "deploy",
+                        "rows": [{"instance": "a", "app": "web", "from_image": "x:1",
+                                  "to_image": "x:2"}]})
+        contents = read_journal(journal.path)
+        assert contents.unreadable_lines == 1
+        runs = {run.run_id: run for run in contents.runs}
+        assert runs["next"].rows["a/web"].to_image == "x:2"
+
+
 def _writer(path: str, name: str, count: int) -> None:
     journal = Journal(Path(path))
     for n in range(count):

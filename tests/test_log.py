@@ -156,6 +156,25 @@ class TestReconcile:
         assert code == 1  # bravo never went out: the run did not end all done
 
 
+    def test_a_journal_that_cannot_take_the_settlements_still_shows_them(
+        self, fleet: FakeFleetThread, vault: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A full disk cannot be made here: the write itself fails as ENOSPC would.
+        import errno
+
+        _crashed_run(fleet)
+
+        def full(self: Journal, data: bytes) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(Journal, "_write", full)
+        code, out, err = gc_tui("log", "--reconcile", vault=vault)
+        assert code == 1
+        assert "cancelled  bravo / explorer" in out  # what the servers said is printed
+        assert "could not be journaled" in err and "No space left on device" in err
+        assert "unexpected error" not in err
+
+
 async def _wait_built(fleet: FakeFleetThread, name: str) -> None:
     from tests.fakefleet import eventually
 

@@ -55,7 +55,7 @@ def now_iso() -> str:
 def create_private(path: Path) -> int:
     """Open ``path`` for appending, created 0600 (and its folder 0700) if new."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     os.fchmod(fd, 0o600)
     return fd
 
@@ -156,6 +156,11 @@ class Journal:
         fd = create_private(self.path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # A write cut short (a full disk, a kill mid-write) left half a line: end it,
+                # or this record would be glued to it and lost with it.
+                data = b"\n" + data
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)

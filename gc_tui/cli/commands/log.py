@@ -77,7 +77,7 @@ def log_table(shown: Sequence[tuple[JournalRun, Sequence[JournalRow]]]) -> str:
 
 def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
     from gc_tui.core.eventloop import run
-    from gc_tui.core.journal import Journal
+    from gc_tui.core.journal import Journal, JournalError
     from gc_tui.core.reconcile import (
         OPEN,
         Settlement,
@@ -96,7 +96,12 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
             return await reconcile(session, runs)
 
     settlements = run(main())
-    record_settlements(Journal(ctx.settings.journal_path), settlements)
+    try:
+        record_settlements(Journal(ctx.settings.journal_path), settlements)
+        unrecorded = None
+    except JournalError as failure:
+        # What the servers said is still worth printing; the journal keeps the rows open.
+        unrecorded = f"the settlements could not be journaled ({failure}); run again later"
     if ctx.args.format == "json":
         from gc_tui.report import render_json
 
@@ -113,4 +118,7 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
             for line in settlement.log_tail[-5:]:
                 lines.append(f"      | {printable(line, 200)}")
         ctx.out("\n".join(lines))
+    if unrecorded is not None:
+        ctx.err(unrecorded)
+        return EXIT_INCOMPLETE
     return EXIT_OK if every_row_done(runs, settlements) else EXIT_INCOMPLETE

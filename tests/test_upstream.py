@@ -201,6 +201,16 @@ class TestRepositorySummary:
         assert repository_summary(LOOKUPS[POSTGRES], tags).newest == "17.6"
         assert repository_summary(LOOKUPS[POSTGRES], ["16", "17"]).newest == "17.6"  # a tie: newer
 
+    def test_a_tie_between_lines_of_two_schemes_keeps_the_first(self) -> None:
+        # One app per line, 6.1.0_... and 6.1.0: the tie-break compared a two-part key with a
+        # one-part key and raised, which failed every repository's lookup (helper review).
+        lookup = RepositoryLookup("example/superset", CHECKED,
+                                  tags=("6.1.0_20260818-0907", "6.1.0_20260803-1652", "6.1.0"))
+        running = ["6.1.0_20260803-1652", "6.1.0"]
+        assert repository_summary(lookup, running).newest == "6.1.0_20260818-0907"
+        created, _ = wanted_tags(running, lookup.tags)
+        assert created == {"6.1.0_20260818-0907", "6.1.0"}
+
     def test_nothing_of_the_running_scheme(self) -> None:
         summary = repository_summary(LOOKUPS[WINDMILL], ["20260731-1"])
         assert summary.as_json()["error"] == "no tag of the running scheme"

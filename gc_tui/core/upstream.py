@@ -268,10 +268,17 @@ def repository_newest(
         if (
             best is None
             or apps > best[0]
-            or (apps == best[0] and compare_parts(parts, best[2]) > 0)
+            or (apps == best[0] and _comparable(parts, best[2])
+                and compare_parts(parts, best[2]) > 0)
         ):
             best = (apps, newest, parts)
     return best[1] if best else None
+
+
+def _comparable(a: TagParts, b: TagParts) -> bool:
+    """Whether two lines' newest tags can be put in order: a tie between lines of different
+    schemes (6.1.0 and 6.1.0_20260818-0907) keeps the first line rather than guess."""
+    return a.scheme is b.scheme and len(a.key) == len(b.key)
 
 
 def repository_summary(

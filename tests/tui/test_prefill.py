@@ -30,3 +30,20 @@ def row(instance: str, image: str) -> FleetRow:
 def test_prefill(images: list[str], expected: str) -> None:
     rows = [row(f"i{n}", image) for n, image in enumerate(images)]
     assert prefill_image(rows) == expected
+
+
+def test_the_image_of_a_failed_deploy_is_offered_again_but_not_of_a_done_one() -> None:
+    # R marks the failed rows so d retries them; a deploy that ended done says nothing of
+    # what to deploy next, and offering it again could go back to an older image.
+    from dataclasses import replace
+
+    from gc_tui.core.engine import RowState
+    from gc_tui.tui.fleet_rows import DeployStatus
+
+    tried = f"{NEW}:6.1.0_2"
+    failed = [replace(row(f"i{n}", f"{NEW}:6.1.0_1"),
+                      deploy=DeployStatus(RowState.FAILED, 1.0, 2.0, tried)) for n in range(2)]
+    assert prefill_image(failed) == tried
+    done = [replace(r, deploy=replace(r.deploy, state=RowState.DONE)) for r in failed
+            if r.deploy is not None]
+    assert prefill_image(done) == f"{NEW}:"

@@ -24,6 +24,7 @@ from textual.events import Resize
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from gc_tui.core.engine import RowState
 from gc_tui.core.images import try_parse_image
 from gc_tui.core.model import InstanceAudit
 from gc_tui.core.plan import (
@@ -43,8 +44,10 @@ from gc_tui.tui.widgets.count_gate import CountGate
 def prefill_image(rows: Sequence[FleetRow]) -> str:
     """What the image field starts with.
 
-    The image of the deploy every row went through, when there is one: retrying failed rows
-    (R marks them). Then the target, when every row has the same one and some row is not on
+    The image of the deploy every row went through, when each of them failed or was
+    cancelled: retrying them (R marks them). A deploy that ended done, or was skipped, says
+    nothing of what the rows should run next (someone may have moved them on since). Then
+    the target, when every row has the same one and some row is not on
     it (the signed-off monthly case). Then the registry's newest tag, when every row's
     repository and tag line have the same. Else ``repo:`` of the repository most
     (non-manual) rows run, so the operator types the tag: marked rows often mix in a
@@ -52,8 +55,13 @@ def prefill_image(rows: Sequence[FleetRow]) -> str:
     repository is what the operator means, and the plan shows every from -> to. With no
     majority nothing is guessed.
     """
-    ran = {row.deploy.to_image if row.deploy is not None else None for row in rows}
-    if len(ran) == 1 and (image := next(iter(ran))) is not None:
+    retried = {
+        row.deploy.to_image
+        if row.deploy is not None and row.deploy.state in (RowState.FAILED, RowState.CANCELLED)
+        else None
+        for row in rows
+    }
+    if len(retried) == 1 and (image := next(iter(retried))) is not None:
         return image
     targets = {row.drift.target if row.drift is not None else None for row in rows}
     off_target = any(row.drift is not None and row.drift.differs for row in rows)

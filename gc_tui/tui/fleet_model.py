@@ -119,6 +119,11 @@ class FleetModel:
         if row is None:
             return  # the row vanished in a re-audit; the journal still has it
         previous = row.deploy
+        if (event.state is RowState.SKIPPED and previous is not None
+                and previous.state not in (RowState.DONE, RowState.SKIPPED)):
+            # Another run's deploy is live here, or failed (R must still find it): a later
+            # run that skipped the row (busy, say) has nothing to say over it.
+            return
         if to_image is None and previous is not None:
             to_image = previous.to_image
         log_tail = event.log_tail or (previous.log_tail if previous is not None else ())

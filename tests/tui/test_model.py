@@ -61,6 +61,22 @@ class TestModel:
         model.set_filter(parse_filter("status:ok"))
         assert model.visible_keys() == []
 
+    def test_a_later_run_s_skip_leaves_a_live_or_failed_deploy_showing(self) -> None:
+        # Review (helper): a second run skipping a busy row overwrote the first run's
+        # "building" with "skipped", and a failed row so skipped was lost to R.
+        model = FleetModel(["a"])
+        model.apply_audit(audit("a", {"web": "nginx:1.25", "db": "postgres:16"}))
+        model.apply_run_event(deploy_event("a/web", RowState.BUILDING, at=1.0), "nginx:1.26")
+        model.apply_run_event(deploy_event("a/web", RowState.SKIPPED, at=2.0), "nginx:1.27")
+        web = model.rows["a/web"].deploy
+        assert web is not None and (web.state, web.to_image) == (RowState.BUILDING, "nginx:1.26")
+        model.apply_run_event(deploy_event("a/web", RowState.FAILED, at=3.0))
+        model.apply_run_event(deploy_event("a/web", RowState.SKIPPED, at=4.0), "nginx:1.27")
+        assert model.failed_deploy_keys() == ["a/web"]
+        model.apply_run_event(deploy_event("a/db", RowState.SKIPPED, at=5.0), "postgres:17")
+        db = model.rows["a/db"].deploy
+        assert db is not None and db.state is RowState.SKIPPED  # nothing to keep: shown
+
     def test_an_entry_s_warnings_show_on_its_rows(self) -> None:
         # Issue 12: the IDN and plain-http warnings are in the row, not only in the detail.
         from dataclasses import replace

@@ -106,6 +106,10 @@ class TestStates:
             ("communityfirst/gc-comapeo-cloud:0.4.0", UpstreamState.REPUSHED, "0.4.0"),
             ("ghcr.io/windmill-labs/windmill:1.775.2", UpstreamState.BEHIND, "1.780.1"),
             ("ghcr.io/windmill-labs/windmill:1.780.1", UpstreamState.CURRENT, "1.780.1"),
+            # Ahead of every listed release (a pre-release, a tag the listing lacks): current,
+            # and NEWEST is the running tag, never the listed 1.780.1 (a downgrade).
+            ("ghcr.io/windmill-labs/windmill:1.781.0-rc.1", UpstreamState.CURRENT, "1.781.0-rc.1"),
+            ("ghcr.io/windmill-labs/windmill:1.790.0", UpstreamState.CURRENT, "1.790.0"),
             ("postgres:17", UpstreamState.FLOATING, "17.6"),
             ("postgres:16.9", UpstreamState.BEHIND, "18.0"),
             ("img-captain-superset-worker:2", UpstreamState.MANUAL, None),
@@ -127,6 +131,8 @@ class TestStates:
             "ghcr.io/windmill-labs/windmill:1.775.2", DEPLOYED, LOOKUPS[WINDMILL]
         )
         assert windmill.newest_image == "ghcr.io/windmill-labs/windmill:1.780.1"
+        ahead = app_upstream("ghcr.io/windmill-labs/windmill:1.790.0", DEPLOYED, LOOKUPS[WINDMILL])
+        assert ahead.newest_image == "ghcr.io/windmill-labs/windmill:1.790.0"
 
     def test_a_filter_keeps_the_major(self) -> None:
         stay = TagFilter(include=r"^16\.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -200,6 +200,12 @@ def app_upstream(
         return _with(found, UpstreamState.BEHIND)
     if newest == running and _after(found.newest_details.created, deployed_at):
         return _with(found, UpstreamState.REPUSHED)
+    if newest != running:
+        # Ahead of every release listed (a pre-release, a tag the listing lacks): nothing
+        # upstream is newer, and offering the listed "newest" would be a downgrade.
+        ahead = replace(found, newest=running, newest_image=image_with_tag(image_ref, running),
+                        newest_details=found.running_details)
+        return _with(ahead, UpstreamState.CURRENT)
     return _with(found, UpstreamState.CURRENT)
 
 

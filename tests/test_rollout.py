@@ -73,6 +73,28 @@ def test_pin_then_deploy_to_targets(tmp_path: Path) -> None:
     assert sent == done and len(done) > 20
 
 
+def test_a_new_targets_file_keeps_the_config_s_holds(tmp_path: Path) -> None:
+    # Review (helper): a targets file's [hold] wins over the config's, and pinning into a
+    # new file wrote the default (postgres alone): redis, held by the config, then joined
+    # the next --to-targets.
+    from gc_tui.core.targets import load_targets
+
+    fakes = demo_instances(build_seconds=0.05, service_update_seconds=0.05)
+    with FakeFleetThread(fakes) as fleet:
+        vault = tmp_path / "fleet.kdbx"
+        write_demo_vault(vault, demo_vault_entries(fleet.urls()), PASSWORD)
+        config = tmp_path / "config.toml"
+        config.write_text('hold_repositories = ["postgres", "redis"]\n', encoding="utf-8")
+        targets = tmp_path / "targets.toml"
+        code, _, err = cli(
+            "targets", "pin", "--from-instance", "staging", "--vault", str(vault), "--group",
+            "CapRover", "--config", str(config), "--targets", str(targets),
+            "--include-unmanaged", "--yes",
+        )
+    assert code == 0, err
+    assert set(load_targets(targets).hold_repositories) == {"postgres", "redis"}
+
+
 def test_ctrl_c_starts_nothing_new_and_logs_every_row(tmp_path: Path) -> None:
     """A real process, a real SIGINT: what was building finishes, the rest is cancelled."""
     fakes = demo_instances(build_seconds=0.4, service_update_seconds=0.05)

@@ -58,6 +58,15 @@ def _where(path: Path | None) -> str:
     return str(path) if path is not None else "<targets>"
 
 
+def load_or_new_targets(path: Path, hold_repositories: Sequence[str]) -> Targets:
+    """The targets file at ``path``, or, when there is none yet, an empty one holding what the
+    config holds: a new file's ``[hold]`` wins over the config from then on, so starting it
+    with the default (postgres alone) would quietly release the config's other holds."""
+    if path.exists():
+        return load_targets(path)
+    return Targets(images={}, path=path, hold_repositories=tuple(hold_repositories))
+
+
 def is_held(image: str, hold_repositories: Sequence[str]) -> bool:
     """True when ``image`` comes from a held repository (``postgres`` = ``library/postgres``)."""
     image_ref = try_parse_image(image)

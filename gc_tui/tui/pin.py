@@ -19,7 +19,7 @@ from gc_tui.core.targets import (
     PinReport,
     Targets,
     TargetsError,
-    load_targets,
+    load_or_new_targets,
     plan_pin,
     save_targets,
 )
@@ -120,7 +120,7 @@ def ask_to_pin(app: GcTuiApp, rows: Sequence[FleetRow]) -> None:
                    severity="error", markup=False, timeout=12)
         return
     try:
-        current = load_targets(path) if path.exists() else Targets(images={}, path=path)
+        current = load_or_new_targets(path, app.ops.settings.hold_repositories)
     except TargetsError as err:
         app.notify(f"Not pinned: {err}", severity="error", markup=False)
         return

@@ -61,10 +61,10 @@ def _pin(ctx: Context, path: Path) -> int:
     from dataclasses import replace
 
     from gc_tui.core.audit import audit_fleet
-    from gc_tui.core.targets import TargetsError, load_targets, plan_pin, save_targets
+    from gc_tui.core.targets import TargetsError, load_or_new_targets, plan_pin, save_targets
 
     try:
-        current = load_targets(path) if path.exists() else Targets(images={}, path=path)
+        current = load_or_new_targets(path, ctx.settings.hold_repositories)
     except TargetsError as err:
         raise UsageError(str(err)) from None
     if not current.images and not ctx.args.include_unmanaged:

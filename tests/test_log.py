@@ -175,6 +175,29 @@ class TestReconcile:
         assert "unexpected error" not in err
 
 
+    def test_a_server_clock_behind_this_machine_s_does_not_hide_the_run_s_build(
+        self, fleet: FakeFleetThread, vault: Path
+    ) -> None:
+        # Review (helper): versions were the run's only when stamped after its start by this
+        # machine's clock; a server a little behind had its new build read as "no trace".
+        import asyncio
+        from datetime import UTC, datetime, timedelta
+
+        ahead = (datetime.now(UTC) + timedelta(minutes=2)).isoformat().replace("+00:00", "Z")
+        journal = Journal(default_journal_path())
+        journal.append({"type": "run", "run": "skewed", "action": "deploy", "at": ahead,
+                        "rows": [{"instance": "acme", "app": "explorer", "from_image": OLD,
+                                  "to_image": NEW, "from_version": 1}], "skipped": []})
+        journal.append({"type": "row", "run": "skewed", "instance": "acme", "app": "explorer",
+                        "state": "sending"})
+        asyncio.run(_server_side(fleet))
+        asyncio.run(_wait_built(fleet, "acme"))
+        code, out, _ = gc_tui("log", "--reconcile", "--format", "json", vault=vault)
+        assert [(row["instance"], row["state"]) for row in json.loads(out)["rows"]] == [
+            ("acme", "done")]
+        assert code == 0
+
+
 async def _wait_built(fleet: FakeFleetThread, name: str) -> None:
     from tests.fakefleet import eventually
 

@@ -423,6 +423,7 @@ class Engine(ABC):
                         "app": row.app,
                         "from_image": row.from_image,
                         "to_image": row.to_image,
+                        "from_version": row.from_version,
                         "group": row.group,
                         "added_by_group": row.added_by_group,
                     }

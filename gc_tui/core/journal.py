@@ -188,6 +188,9 @@ class JournalRow:
     log_tail: tuple[str, ...] = ()
     group: str | None = None
     url: str | None = None
+    # The app's deployed version when the run was planned: a version above it is this run's
+    # or later, whatever the server's clock says (None in journals from before it was kept).
+    from_version: int | None = None
 
     @property
     def key(self) -> str:
@@ -339,6 +342,7 @@ def _row_from(raw: Mapping[str, Any], state: str, error: object = None) -> Journ
         return None
     from_image, to_image = raw.get("from_image"), raw.get("to_image")
     group, url = raw.get("group"), raw.get("url")
+    from_version = raw.get("from_version")
     return JournalRow(
         instance=instance,
         app=app,
@@ -349,4 +353,6 @@ def _row_from(raw: Mapping[str, Any], state: str, error: object = None) -> Journ
         states=[state],
         group=group if isinstance(group, str) else None,
         url=url if isinstance(url, str) else None,
+        from_version=(from_version if isinstance(from_version, int)
+                      and not isinstance(from_version, bool) and from_version >= 0 else None),
     )

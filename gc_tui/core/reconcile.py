@@ -4,11 +4,14 @@ For each row whose last journaled state is not final:
 
 - never ``sending``: nothing left this machine, so it is ``cancelled``;
 - an app deploy (or rollback): CapRover adds a version entry when a build starts and names its
-  image only when the build succeeded (docs/caprover-api.md, "The app listing"). So the row is
-  ``done`` when the app now runs ``to_image`` in a version created after the run started;
-  ``failed`` when a version created since has no image and nothing builds (the build failed:
+  image only when the build succeeded (docs/caprover-api.md, "The app listing"). A version is
+  the run's when its number is above the deployed version the plan saw (journaled with the
+  run) and it is stamped after the run started, give or take CLOCK_SKEW (the server's clock
+  is not this machine's). So the row is ``done`` when the app now runs ``to_image`` in such
+  a version;
+  ``failed`` when such a version has no image and nothing builds (the build failed:
   the build log's last lines say why); still open while the app builds; and
-  ``failed: no trace on the server`` when no version appeared after the run started;
+  ``failed: no trace on the server`` when no such version appeared;
 - a CapRover update: ``done`` when the server now reports the target version, else
   ``failed: no trace on the server`` (it still runs the old one).
 
@@ -20,15 +23,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gc_tui.core.caprover import CapRoverClient, CapRoverError
 from gc_tui.core.journal import Journal, JournalRow, JournalRun
-from gc_tui.core.model import AppInfo
+from gc_tui.core.model import AppInfo, AppVersion
 from gc_tui.core.session import FleetSession
 from gc_tui.core.update import CAPROVER_APP, caprover_version
 
 OPEN = "open"  # not settled yet: the server is still at it, or could not be read
+# How far a server's clock may lag this machine's and its versions still count as the run's.
+# Kept journals name the version the plan saw, which decides first; the clock only keeps out
+# entries from long before the run.
+CLOCK_SKEW = timedelta(minutes=10)
 LOG_TAIL_LINES = 12
 
 
@@ -127,12 +134,7 @@ async def _settle_deploy(
 ) -> Settlement:
     if app is None:
         return Settlement(run.run_id, row, "failed", "no trace on the server: the app is gone")
-    started = _when(run.started_at)
-    since = [
-        version
-        for version in app.versions
-        if started is None or ((at := _when(version.timestamp)) is not None and at >= started)
-    ]
+    since = [version for version in app.versions if _of_this_run(version, run, row)]
     live = next((v for v in since if v.version == app.deployed_version), None)
     if live is not None and live.image == row.to_image:
         return Settlement(run.run_id, row, "done")
@@ -153,6 +155,19 @@ async def _settle_deploy(
         run.run_id, row, "failed",
         f"the server built it, but the app now runs {app.image} (changed since)", tail,
     )
+
+
+def _of_this_run(version: AppVersion, run: JournalRun, row: JournalRow) -> bool:
+    """Whether a version entry may be this run's: above the version the plan saw (when the
+    journal kept it), and stamped after the run started, allowing for the server's clock to
+    be behind this machine's by up to CLOCK_SKEW."""
+    if row.from_version is not None and version.version <= row.from_version:
+        return False
+    started = _when(run.started_at)
+    if started is None:
+        return True
+    at = _when(version.timestamp)
+    return at is not None and at >= started - CLOCK_SKEW
 
 
 def record_settlements(journal: Journal, settlements: Sequence[Settlement]) -> None:

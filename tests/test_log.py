@@ -198,6 +198,29 @@ class TestReconcile:
         assert code == 0
 
 
+    def test_a_group_a_kill_left_split_is_named_once_settled(
+        self, fleet: FakeFleetThread, vault: Path
+    ) -> None:
+        # Review (helper): a killed run never reports its split groups itself, and reconcile
+        # settled the members one by one without a word about the group.
+        import asyncio
+
+        journal = Journal(default_journal_path())
+        journal.append({"type": "run", "run": "killed", "action": "deploy",
+                        "rows": [{"instance": "acme", "app": app, "from_image": OLD,
+                                  "to_image": NEW, "group": "explorers"}
+                                 for app in ("explorer", "explorer-worker")], "skipped": []})
+        journal.append({"type": "row", "run": "killed", "instance": "acme", "app": "explorer",
+                        "state": "sending"})
+        asyncio.run(_server_side(fleet))
+        asyncio.run(_wait_built(fleet, "acme"))
+        code, _, err = gc_tui("log", "--reconcile", vault=vault)
+        message = "group explorers on acme is split: 1 done, 1 cancelled"
+        assert code == 1 and f"warning: {message}" in err
+        (killed,) = read_journal().runs
+        assert [split["message"] for split in killed.splits] == [message]
+
+
 async def _wait_built(fleet: FakeFleetThread, name: str) -> None:
     from tests.fakefleet import eventually
 

@@ -18,7 +18,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ClassVar
@@ -120,6 +120,32 @@ class GroupSplit:
     def message(self) -> str:
         parts = ", ".join(f"{count} {state}" for state, count in self.counts)
         return f"group {self.group} on {self.instance} is split: {parts}"
+
+
+# (instance, group, final state, from_image, to_image) of one row of a run.
+EndedRow = tuple[str, str | None, str, str | None, str | None]
+
+
+def group_splits(rows: Iterable[EndedRow]) -> list[GroupSplit]:
+    """Every service group whose members ended in different states on one instance.
+
+    A member skipped because it already runs the target ends where a done one does. One the
+    plan skipped for another reason (a server build, a held image) was named with its reason
+    before anything was sent: it is not what the run left behind, so it does not count.
+    """
+    members: dict[tuple[str, str], Counter[str]] = {}
+    for instance, group, state, from_image, to_image in rows:
+        if not group:
+            continue
+        if state == RowState.SKIPPED and from_image != to_image:
+            continue
+        word = "done" if state == RowState.SKIPPED else state
+        members.setdefault((instance, group), Counter())[word] += 1
+    return [
+        GroupSplit(instance, group, tuple(states.most_common()))
+        for (instance, group), states in members.items()
+        if len(states) > 1
+    ]
 
 
 class RowFailed(Exception):
@@ -383,28 +409,17 @@ class Engine(ABC):
 
     def _report_splits(self) -> None:
         """Name every service group whose members ended in different states on an instance."""
-        members: dict[tuple[str, str], list[RowResult]] = {}
-        for result in self.results.values():
-            if result.group:
-                members.setdefault((result.instance, result.group), []).append(result)
-        for (instance, group), results in members.items():
-            # A member skipped because it already runs the target ends where a done one does.
-            # One the plan skipped for another reason (a server build, a held image) was named
-            # with its reason before anything was sent: it is not what this run left behind.
-            states = Counter(
-                "done" if result.state is RowState.SKIPPED else str(result.state)
-                for result in results
-                if result.state is not RowState.SKIPPED or result.from_image == result.to_image
-            )
-            if len(states) < 2:
-                continue
-            split = GroupSplit(instance, group, tuple(states.most_common()))
-            self.splits.append(split)
-            if self.journal is not None:
-                self.journal.queue([
-                    {"type": "split", "run": self.run_id, "instance": instance, "group": group,
-                     "counts": dict(split.counts), "message": split.message}
-                ])
+        self.splits = group_splits(
+            (result.instance, result.group, str(result.state), result.from_image,
+             result.to_image)
+            for result in self.results.values()
+        )
+        if self.journal is not None:
+            self.journal.queue([
+                {"type": "split", "run": self.run_id, "instance": split.instance,
+                 "group": split.group, "counts": dict(split.counts), "message": split.message}
+                for split in self.splits
+            ])
 
     def _journal_run(self) -> None:
         if self.journal is None:

@@ -22,7 +22,7 @@ from gc_tui.core.journal import Journal, JournalRun, read_journal
 from gc_tui.core.model import Instance, InstanceAudit
 from gc_tui.core.operations_upstream import Upstream
 from gc_tui.core.plan import Plan, PlanOptions, plan_options
-from gc_tui.core.reconcile import Settlement, reconcile, record_settlements
+from gc_tui.core.reconcile import Settlement, reconcile, record_settlements, splits_after
 from gc_tui.core.registry_config import RegistryCredentials
 from gc_tui.core.session import FleetSession
 from gc_tui.core.targets import Targets
@@ -71,6 +71,7 @@ class Reconciled:
     settlements: tuple[Settlement, ...]
     epoch: int
     error: str | None = None
+    splits: tuple[str, ...] = ()  # a group the settled rows show split, one line each
 
 
 @dataclass(frozen=True)
@@ -333,11 +334,13 @@ class FleetOperations:
     ) -> None:
         try:
             settlements = await reconcile(session, runs)
-            record_settlements(Journal(self.settings.journal_path), settlements)
+            splits = splits_after(runs, settlements)
+            record_settlements(Journal(self.settings.journal_path), settlements, splits)
         except Exception as err:  # noqa: BLE001 - shown, never raised: the type only
             self._emit(Reconciled((), epoch, f"Reconciling stopped: {type(err).__name__}"))
             return
-        self._emit(Reconciled(tuple(settlements), epoch))
+        self._emit(Reconciled(tuple(settlements), epoch,
+                              splits=tuple(split.message for _, split in splits)))
         names = sorted({s.row.instance for s in settlements if s.row.instance in session.instances})
         if names and self.current(epoch):
             self.start_audit(names)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gc_tui.core.caprover import CapRoverClient, CapRoverError
+from gc_tui.core.engine import GroupSplit, group_splits
 from gc_tui.core.journal import Journal, JournalRow, JournalRun
 from gc_tui.core.model import AppInfo, AppVersion
 from gc_tui.core.session import FleetSession
@@ -170,8 +171,39 @@ def _of_this_run(version: AppVersion, run: JournalRun, row: JournalRow) -> bool:
     return at is not None and at >= started - CLOCK_SKEW
 
 
-def record_settlements(journal: Journal, settlements: Sequence[Settlement]) -> None:
-    """Append the settled ones to the journal (it is never rewritten); open ones stay open."""
+def splits_after(
+    runs: Sequence[JournalRun], settlements: Sequence[Settlement]
+) -> list[tuple[str, GroupSplit]]:
+    """(run id, split) for each service group a run left split, once its rows are settled:
+    a run that was killed never got to say so itself. Groups with a row still open wait."""
+    ended = {(s.run_id, s.row.key): s.state for s in settlements if s.settled}
+    found: list[tuple[str, GroupSplit]] = []
+    for run in runs:
+        rows = [
+            (row.instance, row.group, ended.get((run.run_id, row.key), row.state),
+             row.from_image, row.to_image, (run.run_id, row.key) in ended or row.settled)
+            for row in run.rows.values()
+        ]
+        waiting = {(row[0], row[1]) for row in rows if not row[5]}
+        found += [
+            (run.run_id, split)
+            for split in group_splits(row[:5] for row in rows if (row[0], row[1]) not in waiting)
+        ]
+    return found
+
+
+def record_settlements(
+    journal: Journal,
+    settlements: Sequence[Settlement],
+    splits: Sequence[tuple[str, GroupSplit]] = (),
+) -> None:
+    """Append the settled ones, and the groups found split, to the journal (it is never
+    rewritten); open ones stay open."""
+    journal.queue(
+        {"type": "split", "run": run_id, "instance": split.instance, "group": split.group,
+         "counts": dict(split.counts), "message": split.message, "reconciled": True}
+        for run_id, split in splits
+    )
     journal.append_all(
         {
             "type": "row",

@@ -230,7 +230,7 @@ class GcTuiApp(App[None]):
         elif isinstance(event, Reconciled):
             for screen in self.screen_stack:
                 if isinstance(screen, UnsettledScreen):
-                    screen.show_settlements(event.settlements, event.error)
+                    screen.show_settlements(event.settlements, event.error, event.splits)
 
     def _run_ended(self, event: RunEnded) -> None:
         engine = event.engine

@@ -84,6 +84,7 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
         every_row_done,
         reconcile,
         record_settlements,
+        splits_after,
     )
 
     if not runs:
@@ -96,8 +97,9 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
             return await reconcile(session, runs)
 
     settlements = run(main())
+    splits = splits_after(runs, settlements)
     try:
-        record_settlements(Journal(ctx.settings.journal_path), settlements)
+        record_settlements(Journal(ctx.settings.journal_path), settlements, splits)
         unrecorded = None
     except JournalError as failure:
         # What the servers said is still worth printing; the journal keeps the rows open.
@@ -118,6 +120,8 @@ def _reconcile(ctx: Context, runs: list[JournalRun]) -> int:
             for line in settlement.log_tail[-5:]:
                 lines.append(f"      | {printable(line, 200)}")
         ctx.out("\n".join(lines))
+    for _, split in splits:
+        ctx.err(f"warning: {split.message}")
     if unrecorded is not None:
         ctx.err(unrecorded)
         return EXIT_INCOMPLETE

@@ -90,7 +90,8 @@ class UnsettledScreen(ModalScreen[None]):
         )
         self._reconcile()
 
-    def show_settlements(self, settlements: Sequence[Settlement], error: str | None) -> None:
+    def show_settlements(self, settlements: Sequence[Settlement], error: str | None,
+                         splits: Sequence[str] = ()) -> None:
         self.reconciling = False
         self.settlements = tuple(settlements)
         settled = sum(1 for s in settlements if s.state != OPEN)
@@ -98,6 +99,7 @@ class UnsettledScreen(ModalScreen[None]):
             f"{settled} of {len(settlements)} row(s) settled and journaled"
             + ("; the others are still open (run again later)." if settled < len(settlements)
                else ".")
+            + "".join(f" {split}." for split in splits)
         )
         self.query_one("#unsettled-help", Static).update(safe_text(message, style="bold",
                                                                    wrap=True))

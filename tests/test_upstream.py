@@ -124,6 +124,19 @@ class TestStates:
         assert state_of(image, "2026-08-24T09:00:00.000Z")[0] is UpstreamState.REPUSHED
         assert state_of(image, None)[0] is UpstreamState.CURRENT  # no deploy time: no claim
 
+    def test_a_digest_pinned_tag_is_judged_by_its_digest(self) -> None:
+        # Review (helper): tag@digest references were judged by build time, and a repushed
+        # one was redeployed with its old digest, which picks up nothing.
+        old = "sha256:" + "0" * 64
+        pinned = f"{COMAPEO}:0.4.0@{old}"
+        upstream = app_upstream(pinned, "2026-09-01T00:00:00.000Z", LOOKUPS[COMAPEO])
+        assert upstream.state is UpstreamState.REPUSHED  # the tag points elsewhere now
+        assert upstream.newest_image == f"{COMAPEO}:0.4.0"  # the tag again, no old digest
+        same = app_upstream(f"{COMAPEO}:0.4.0@{DIGEST}", DEPLOYED, LOOKUPS[COMAPEO])
+        assert same.state is UpstreamState.CURRENT  # runs exactly what the tag names
+        floating = app_upstream(f"{COMAPEO}:latest@{old}", DEPLOYED, LOOKUPS[COMAPEO])
+        assert (floating.state, floating.newest) == (UpstreamState.FLOATING, "0.4.0")
+
     def test_the_newest_image_keeps_the_apps_spelling(self) -> None:
         upstream = app_upstream("postgres:16.9", DEPLOYED, LOOKUPS[POSTGRES])
         assert upstream.newest_image == "postgres:18.0"
@@ -282,6 +295,12 @@ class TestToNewest:
         assert [(r.from_image, r.to_image) for r in comapeo] == [
             ("communityfirst/gc-comapeo-cloud:0.4.0", "communityfirst/gc-comapeo-cloud:0.4.0")
         ]
+
+    def test_a_repushed_digest_pin_is_redeployed_by_its_tag(self) -> None:
+        pinned = f"{COMAPEO}:0.4.0@sha256:" + "0" * 64
+        fleet = [instance_audit("alder", ("comapeo", pinned))]
+        selection = to_newest_selection(fleet, LOOKUPS, include_repushed=True)
+        assert [(t.app, t.image) for t in selection.targets] == [("comapeo", f"{COMAPEO}:0.4.0")]
 
     def test_without_redeploy_the_plan_still_skips_the_same_image(self) -> None:
         selection = to_newest_selection(FLEET, LOOKUPS, include_repushed=True)

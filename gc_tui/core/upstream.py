@@ -26,6 +26,7 @@ from typing import Any
 from gc_tui.core.images import (
     ImageRef,
     TagParts,
+    is_floating_tag,
     is_server_build,
     is_valid_tag,
     tag_parts,
@@ -159,6 +160,14 @@ def _after(created: datetime | None, deployed_at: datetime | str | None) -> bool
     return created is not None and deployed is not None and created > deployed
 
 
+def _repushed(image_ref: ImageRef, newest: TagDetails, deployed_at: datetime | str | None) -> bool:
+    """Whether the registry's image for the running tag is another than the app runs: by the
+    digest when the reference pins one (it runs exactly that), else by the build time."""
+    if image_ref.digest is not None:
+        return newest.digest is not None and newest.digest != image_ref.digest
+    return _after(newest.created, deployed_at)
+
+
 def app_upstream(
     image: str | None,
     deployed_at: datetime | str | None,
@@ -188,7 +197,8 @@ def app_upstream(
         newest_details=lookup.detail(newest),
         running_details=lookup.detail(running),
     )
-    if image_ref.floating:
+    if is_floating_tag(running):
+        # latest, main, a bare major: floating even when a digest holds today's build of it.
         return _with(found, UpstreamState.FLOATING)
     if lookup.error is not None:
         return found
@@ -198,7 +208,7 @@ def app_upstream(
         return _with(found, UpstreamState.UNKNOWN, UpstreamError(LookupProblem.NO_LINE, detail))
     if is_newer(newest, running):
         return _with(found, UpstreamState.BEHIND)
-    if newest == running and _after(found.newest_details.created, deployed_at):
+    if newest == running and _repushed(image_ref, found.newest_details, deployed_at):
         return _with(found, UpstreamState.REPUSHED)
     if newest != running:
         # Ahead of every release listed (a pre-release, a tag the listing lacks): nothing

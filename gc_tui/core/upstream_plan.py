@@ -82,7 +82,9 @@ def to_newest_selection(
             if upstream.state is UpstreamState.BEHIND and upstream.newest_image is not None:
                 wanted.append(DeployTarget(name, app.name, upstream.newest_image))
             elif include_repushed and upstream.state is UpstreamState.REPUSHED and app.image:
-                wanted.append(DeployTarget(name, app.name, app.image))
+                # The tag again, without a digest the app may pin: that digest is the old
+                # build, and deploying it again would pick up nothing.
+                wanted.append(DeployTarget(name, app.name, upstream.newest_image or app.image))
                 redeploys.add(row_key(name, app.name))
     return NewestSelection(tuple(wanted), frozenset(redeploys))
 

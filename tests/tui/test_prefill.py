@@ -47,3 +47,14 @@ def test_the_image_of_a_failed_deploy_is_offered_again_but_not_of_a_done_one() -
     done = [replace(r, deploy=replace(r.deploy, state=RowState.DONE)) for r in failed
             if r.deploy is not None]
     assert prefill_image(done) == f"{NEW}:"
+
+
+def test_the_plan_shows_the_digest_a_reference_pins() -> None:
+    # Review (helper): 'repo:0.4.0@sha256:...' showed as '0.3.0 → 0.4.0', but Docker pulls
+    # by the digest whatever the tag says: the row must name it.
+    from gc_tui.tui.screens.deploy import change_text
+
+    digest = "sha256:" + "1a2b3c4d5e6f" + "0" * 52
+    text = change_text(f"{NEW}:0.3.0", f"{NEW}:0.4.0@{digest}").plain
+    assert text == "0.3.0 → 0.4.0@sha256:1a2b3c4d5e6f…"
+    assert change_text(f"{NEW}:0.3.0", f"{NEW}:0.4.0").plain == "0.3.0 → 0.4.0"

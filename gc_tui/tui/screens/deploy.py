@@ -25,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from gc_tui.core.engine import RowState
-from gc_tui.core.images import try_parse_image
+from gc_tui.core.images import ImageRef, try_parse_image
 from gc_tui.core.model import InstanceAudit
 from gc_tui.core.plan import (
     DeployTarget,
@@ -94,12 +94,21 @@ def read_only_reason(rows: Sequence[FleetRow], audits: dict[str, InstanceAudit],
     return None
 
 
+def _pinned(image_ref: ImageRef) -> str:
+    """What a reference pins, within its repository: the tag, and the digest when there is
+    one, since Docker pulls by the digest whatever the tag says (``0.4.0@sha256:1a2b3c4d5e6f…``)."""
+    if image_ref.digest is None:
+        return image_ref.tag or ""
+    digest = f"{image_ref.digest[:19]}…"  # sha256: and 12 hex digits
+    return f"{image_ref.tag}@{digest}" if image_ref.tag else digest
+
+
 def change_text(from_image: str | None, to_image: str | None, style: str = "") -> Text:
     """``tag → tag`` within one repository (named in the summary), else both in full."""
     before = try_parse_image(from_image) if from_image else None
     after = try_parse_image(to_image) if to_image else None
     if before is not None and after is not None and before.repository == after.repository:
-        old, new = before.tag or before.digest or "", after.tag or after.digest or ""
+        old, new = _pinned(before), _pinned(after)
     else:
         old, new = from_image or "(none)", to_image or ""
     text = safe_text(old, 60, style=style)
@@ -264,7 +273,8 @@ class DeployScreen(ModalScreen[Plan | None]):
         images = {row.to_image for row in plan.rows}
         if len(images) == 1:
             text.append(" to ")
-            text.append_text(safe_text(next(iter(images)), 100, style="bold"))
+            # Whole, however long: a digest cut short would hide what is pulled.
+            text.append_text(safe_text(next(iter(images)), 300, style="bold"))
         if added:
             text.append(f", {added} added by a service group")
         if plan.skipped:

@@ -125,6 +125,29 @@ class TestBusy:
             (skipped,) = plan.skipped
             assert skipped.instance == "acme" and "app deploys are running" in skipped.reason
             await eventually(lambda: recorder.of(RunEnded))
+            await eventually(lambda: ops.busy_instances() == {})  # once acme is read again
+            await ops.aclose()
+
+    async def test_an_instance_is_busy_until_it_is_read_again_after_its_run(
+        self, tmp_path: Path
+    ) -> None:
+        # Review (helper): between a row's end and the audit that follows it, a deploy
+        # planned on the old audit said 'old -> new' where the server already ran new.
+        recorder = Recorder()
+        ops = FleetOperations(settings(tmp_path), recorder)
+        (fake,) = explorer_fleet("acme", build_seconds=0.2)
+        async with running_fleet(fake) as fleet:
+            await unlocked(ops, recorder, fleet)
+            audits = [event.audit for event in recorder.of(AuditArrived)]
+            ops.start_deploy(build_plan(audits, [DeployTarget("acme", "explorer", IMAGE)]))
+            await eventually(lambda: any(
+                e.event.state is RowState.BUILDING for e in recorder.of(RowChanged)))
+            fake.latency_seconds = 0.3  # the audit after the run takes a while
+            await eventually(lambda: any(
+                e.event.state is RowState.DONE for e in recorder.of(RowChanged)))
+            assert "read again" in ops.busy_instances().get("acme", "")
+            await eventually(lambda: len(recorder.of(AuditArrived)) == 2)
+            assert recorder.of(AuditArrived)[-1].audit.apps[0].image == IMAGE
             assert ops.busy_instances() == {}
             await ops.aclose()
 

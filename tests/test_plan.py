@@ -240,3 +240,18 @@ class TestRunOptions:
         assert [s.app for s in plan.skipped] == ["redis"]
         without = build_plan(fleet, wanted, plan_options(None, ("postgres",)))
         assert [r.app for r in without.rows] == ["web", "redis"]
+
+
+def test_rows_whose_app_changed_since_the_plan_are_named() -> None:
+    # Review (helper): a dialog left open across a run's end held a plan from the old audit.
+    from gc_tui.core.plan import changed_since
+
+    before = [audit(name, app("superset", SUPERSET_OLD)) for name in ("acme", "bravo")]
+    wanted = [DeployTarget(name, "superset", SUPERSET_NEW) for name in ("acme", "bravo")]
+    plan = build_plan(before, wanted, PlanOptions(use_groups=False))
+    assert changed_since(plan, {a.instance.name: a for a in before}) == []
+    now = {"acme": audit("acme", app("superset", SUPERSET_NEW, 4)), "bravo": before[1]}
+    assert changed_since(plan, now) == ["acme/superset"]
+    rebuilt = {"acme": audit("acme", app("superset", SUPERSET_OLD, 5)), "bravo": before[1]}
+    assert changed_since(plan, rebuilt) == ["acme/superset"]  # same image, another version
+    assert changed_since(plan, {"acme": failed("acme"), "bravo": before[1]}) == []

@@ -122,6 +122,9 @@ class FleetOperations:
         self.epoch = 0
         self.engines: list[Engine] = []
         self.auditing = 0  # instances in the audits running now
+        # Instances whose rows have all ended and that are being read again: busy until the
+        # new audit is in, or a deploy planned meanwhile would start from the old one.
+        self.rereading: set[str] = set()
         self.lock_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._audit_tasks: set[asyncio.Task[None]] = set()
@@ -183,6 +186,7 @@ class FleetOperations:
                 session, names, concurrency=self.settings.audit_concurrency
             ):
                 self._emit(AuditArrived(audit, epoch))
+                self.rereading.discard(audit.instance.name)
                 self._look_up_upstream(audit, epoch)
         except asyncio.CancelledError:
             raise
@@ -190,6 +194,7 @@ class FleetOperations:
             error = f"The audit stopped: {type(err).__name__}"
         if self.current(epoch):
             self.auditing = max(0, self.auditing - count)
+        self.rereading.difference_update(names or ())  # answered, or failed: no longer busy
         self._emit(AuditEnded(names or (), epoch, error))
 
     # -- what is new upstream ---------------------------------------------------------------------
@@ -230,6 +235,8 @@ class FleetOperations:
         if self.session is not None:
             for name, what in self.session.busy_with.items():
                 busy.setdefault(name, f"busy with {what}")
+        for name in self.rereading:
+            busy.setdefault(name, "a run just ended there and it is being read again")
         return busy
 
     def start_deploy(self, plan: Plan) -> Engine | None:
@@ -285,8 +292,8 @@ class FleetOperations:
                 rows.discard(event.key)
                 if not rows:
                     del unfinished[event.instance]
-                    if self.current(epoch):
-                        self.start_audit([event.instance])
+                    if self.current(epoch) and self.start_audit([event.instance]):
+                        self.rereading.add(event.instance)
 
         engine = make(on_event)
         self.engines.append(engine)
@@ -360,6 +367,7 @@ class FleetOperations:
         for task in list(self._audit_tasks):
             task.cancel()
         self.auditing = 0
+        self.rereading.clear()
         session, self.session = self.session, None
         upstream, self.upstream = self.upstream, None
         self.instances = []

@@ -377,6 +377,22 @@ def with_unaudited(plan: Plan, audits: Sequence[InstanceAudit]) -> Plan:
     return with_skipped(plan, extra)
 
 
+def changed_since(plan: Plan, audits: Mapping[str, InstanceAudit]) -> list[str]:
+    """The rows (``instance/app``) whose app another audit shows changed since the plan was
+    made: another image, or another deployed version. Sent anyway, such a row would say
+    ``old -> new`` where the server already runs something else, and its check that a new
+    version went live would count from a stale version."""
+    changed = []
+    for row in plan.rows:
+        audit = audits.get(row.instance)
+        if audit is None or not audit.ok:
+            continue  # nothing newer is known; the run reports what it meets
+        app = next((a for a in audit.apps if a.name == row.app), None)
+        if app is None or app.image != row.from_image or app.deployed_version != row.from_version:
+            changed.append(row.key)
+    return changed
+
+
 def with_skipped(plan: Plan, extra: Sequence[SkippedRow]) -> Plan:
     return Plan(plan.rows, plan.skipped + tuple(extra), plan.action)
 

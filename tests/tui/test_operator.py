@@ -110,3 +110,30 @@ async def test_a_lost_terminal_stops_runs_and_exits_129(tmp_path: Path) -> None:
         fleet.thread.release_builds()
         assert app.return_code == 129
         assert any("staging / explorer: cancelled" in line for line in app.exit_report)
+
+
+async def test_a_plan_the_servers_moved_past_while_the_dialog_was_open_is_not_sent(
+    demo_fleet: Fleet,
+) -> None:
+    # Review (helper): the dialog plans from the audits it opened with; if one comes in
+    # meanwhile showing the app changed (a run ended, a colleague deployed), the plan's
+    # 'old -> new' is no longer true, and nothing may be sent on its word.
+    from dataclasses import replace
+
+    app = demo_fleet.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: audited(app))
+        app.fleet_screen.table.move_to_key("staging/explorer")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+        app.screen.query_one("#deploy-image", Input).value = f"{EXPLORER}:20260901-7"
+        await pilot.pause()
+        staging = app.fleet.audits["staging"]
+        moved = tuple(replace(a, deployed_version=a.deployed_version + 1)
+                      if a.name == "explorer" else a for a in staging.apps)
+        app.fleet.apply_audit(replace(staging, apps=moved))  # as a new audit would
+        await pilot.click("#deploy")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DeployScreen))
+        await pilot.pause()
+        assert not app.engines
+    assert demo_fleet.thread.call(demo_fleet.instance("staging").deploy_requests) == []

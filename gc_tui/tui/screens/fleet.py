@@ -23,7 +23,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from gc_tui.core.plan import Plan, skip_busy
+from gc_tui.core.plan import Plan, changed_since, skip_busy
 from gc_tui.core.text import printable
 from gc_tui.core.update import build_update_plan
 from gc_tui.core.upstream import UpstreamState
@@ -288,6 +288,16 @@ class FleetScreen(Screen[None]):
         if plan is None:
             return
         ops = self.gc_app.ops
+        changed = changed_since(plan, self.gc_app.fleet.audits)
+        if changed:
+            # A run ended or an audit came in while the dialog was open: what it showed is
+            # not what the servers run now, so nothing is sent on its word.
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3
+                                              else "")
+            self.app.notify(f"Not deployed: {shown} changed while the dialog was open. "
+                            "Press d again to see the plan as the servers are now.",
+                            severity="warning", markup=False, timeout=12)
+            return
         # Busy may have changed while the dialog was open: the same rule, once more.
         engine = ops.start_deploy(skip_busy(plan, ops.busy_instances()))
         if engine is not None:

@@ -283,6 +283,49 @@ class TestReadableFailures:
         assert caught.value.kind is FailureKind.TLS_UNTRUSTED
         assert "certificate" in caught.value.detail  # OpenSSL's own reason, e.g. self-signed
 
+    async def test_an_https_answer_that_never_comes_is_a_timeout_not_tls(
+        self, client_for: Made, ca: trustme.CA, tmp_path: Path
+    ) -> None:
+        # Review (helper): anyio leaves an SSLWantReadError in the chain of a read that timed
+        # out, and the causes were read first: every HTTPS timeout or reset after the request
+        # was out read "TLS handshake failed", which counts as never connected (a CapRover
+        # update then failed without following its restart).
+        async def read_then_hang(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        ) -> None:
+            await read_request(reader)
+            await asyncio.sleep(5)
+
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("localhost").configure_cert(server_tls)
+        server = await asyncio.start_server(read_then_hang, "127.0.0.1", 0, ssl=server_tls)
+        url = f"https://localhost:{server.sockets[0].getsockname()[1]}"
+        ca_file = tmp_path / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        quick = HttpSettings(connect_timeout=3, read_timeout=0.5, request_deadline=3)
+        try:
+            http = client(client_for, url, quick, tls=TlsContexts().context(ca_file))
+            with pytest.raises(NetworkFailure) as caught:
+                await fetch(http, "POST", "/", quick, content=b"{}")
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert caught.value.kind is FailureKind.TIMEOUT
+
+    async def test_plain_http_to_this_machine_never_goes_through_a_proxy(
+        self, client_for: Made, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Review (helper): plain HTTP is allowed to loopback because the password stays on
+        # this machine; through HTTP_PROXY or the config's proxy it crossed the network.
+        unroutable = "http://192.0.2.1:3128"  # TEST-NET-1: nothing answers there
+        monkeypatch.setenv("HTTP_PROXY", unroutable)
+        quick = HttpSettings(connect_timeout=1, read_timeout=1, request_deadline=2)
+        async with raw_server(answer_everything) as (url, record):
+            made = make_client(url, tls=None, settings=quick, proxy=unroutable)
+            client_for[url] = made
+            assert (await fetch(made, "GET", "/", quick)).status == 200
+        assert len(record.requests) == 1
+
     @pytest.mark.parametrize(
         ("code", "kind"),
         [

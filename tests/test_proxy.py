@@ -197,3 +197,17 @@ class TestConfigProxy:
         instance = Instance("acme", url, Secret("acme-pw"), ca_file=ca_file, proxy=tinyproxy.url)
         assert audit_one(instance) == (InstanceStatus.OK, None)
         assert tinyproxy.connects()
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "ftp://127.0.0.1:21"])
+def test_a_proxy_httpx_cannot_use_fails_its_instance_in_one_line(
+    proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review (helper): httpx refuses such a proxy while the client is built (socks5 needs an
+    # extra that is not installed; ftp is no proxy scheme), and the ImportError or ValueError
+    # escaped the audit: exit 70 for the whole fleet. Now that instance says why.
+    monkeypatch.setenv("ALL_PROXY", proxy)
+    instance = Instance("acme", "https://captain.acme.example.org", Secret("pw"))
+    status, error = audit_one(instance)
+    assert status is InstanceStatus.UNREACHABLE
+    assert error is not None and "cannot use the proxy setting" in error

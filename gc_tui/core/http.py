@@ -9,6 +9,9 @@ its public sources):
   and a client left to build its own loads certifi's bundle instead of the system's.
 - Proxies: ``trust_env`` lets ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
   work as in other tools; a proxy given by the caller (the config) wins over the environment.
+  A plain ``http://`` loopback origin never goes through a proxy: plain HTTP is allowed
+  there only because the traffic stays on this machine, and a proxy would carry the password
+  across the network in clear (HTTPS goes through a proxy as a CONNECT tunnel, encrypted).
 - Redirects are never followed: a redirect would carry the admin token to another host.
 - One ``AsyncClient`` per origin: httpcore looks through its whole pool on every request, so
   one client for a fleet of 200 costs quadratically.
@@ -35,6 +38,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from gc_tui.core.hosts import is_loopback
 from gc_tui.core.text import printable
 
 # The size cap counts the bytes that arrive, so nothing may inflate them.
@@ -160,17 +164,35 @@ def make_client(
     tls: ssl.SSLContext | None,
     settings: HttpSettings,
     proxy: str | None = None,
+    use_environment: bool = True,
 ) -> httpx.AsyncClient:
     """An AsyncClient for one origin, configured as the module docstring says.
 
     ``tls`` None means the system trust store, from a context shared by the whole process.
-    ``proxy`` (``http://host:port``) wins over the proxy variables of the environment.
+    ``proxy`` (``http://host:port``) wins over the proxy variables of the environment, which
+    ``use_environment=False`` ignores. A proxy httpx cannot use (``socks5://`` without its
+    extra, an unknown scheme) raises NetworkFailure(PROXY) naming the problem.
     """
+    origin = urlsplit(base_url)
+    local = origin.scheme.lower() == "http" and is_loopback(origin.hostname or "")
+    try:
+        return _client(base_url, tls, settings, None if local else proxy,
+                       use_environment and not local)
+    except (ValueError, ImportError, httpx.InvalidURL) as error:
+        raise NetworkFailure(
+            FailureKind.PROXY, f"cannot use the proxy setting ({printable(str(error), 120)})"
+        ) from None
+
+
+def _client(
+    base_url: str, tls: ssl.SSLContext | None, settings: HttpSettings, proxy: str | None,
+    trust_env: bool,
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=base_url,
         verify=tls if tls is not None else _default_tls.context(),
         proxy=proxy,
-        trust_env=True,
+        trust_env=trust_env,  # the environment's proxies; TLS trust is the context's own
         follow_redirects=False,
         headers=BASE_HEADERS,
         timeout=httpx.Timeout(
@@ -308,11 +330,17 @@ def describe(error: BaseException, *, answer_started: bool = False) -> NetworkFa
     """
     if isinstance(error, NetworkFailure):
         return error
-    found = _from_causes(error)
-    if found is not None:
-        return found
     if isinstance(error, httpx.ConnectTimeout):
         return NetworkFailure(FailureKind.CONNECT_TIMEOUT)
+    if isinstance(error, (httpx.ConnectError, httpx.ProxyError)) or not isinstance(
+        error, httpx.HTTPError
+    ):
+        # Only a failure to connect is read from its causes (DNS, refused, TLS...): once the
+        # request is out, what is left in the chain (an SSLWantReadError from a read that
+        # timed out, an errno) says nothing of how the exchange ended, the type does.
+        found = _from_causes(error)
+        if found is not None:
+            return found
     if isinstance(error, httpx.ProxyError):
         return NetworkFailure(FailureKind.PROXY, printable(str(error), 80))
     if isinstance(error, httpx.TimeoutException):
@@ -382,6 +410,8 @@ def _from_causes(error: BaseException) -> NetworkFailure | None:
 
 
 def _os_failure(cause: BaseException) -> NetworkFailure | None:
+    if isinstance(cause, (ssl.SSLWantReadError, ssl.SSLWantWriteError)):
+        return None  # "not yet", left behind by a wait that ended otherwise: not a failure
     if isinstance(cause, ssl.SSLCertVerificationError):
         message = printable(cause.verify_message or "verification failed", 200)
         return NetworkFailure(FailureKind.TLS_UNTRUSTED, message)

@@ -14,8 +14,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from gc_tui.core.caprover import CapRoverClient, TlsFailure
-from gc_tui.core.http import HttpSettings, TlsContexts, ca_file_problem, make_client
+from gc_tui.core.caprover import CapRoverClient, CapRoverError, TlsFailure, Unreachable
+from gc_tui.core.http import (
+    HttpSettings,
+    NetworkFailure,
+    TlsContexts,
+    ca_file_problem,
+    make_client,
+)
 from gc_tui.core.model import Instance
 
 
@@ -63,7 +69,7 @@ class FleetSession:
             return existing
         instance = self.instances[name]
         ca_file = instance.ca_file or self._ca_files.get(name)
-        failure: TlsFailure | None = None
+        failure: CapRoverError | None = None
         try:
             # Plain-HTTP instances get the shared context too: without one, httpx would
             # build its own (certifi's bundle, ~50 ms) for every client.
@@ -73,7 +79,13 @@ class FleetSession:
             reason = (ca_file_problem(ca_file) if ca_file else None) or type(error).__name__
             failure = TlsFailure(name, f"cannot use the CA file {ca_file}: {reason}")
             tls = self._tls.context()
-        http = make_client(instance.url, tls=tls, settings=self.settings, proxy=instance.proxy)
+        try:
+            http = make_client(instance.url, tls=tls, settings=self.settings,
+                               proxy=instance.proxy)
+        except NetworkFailure as unusable:  # a proxy httpx cannot use: this instance fails
+            failure = failure or Unreachable(name, str(unusable))
+            http = make_client(instance.url, tls=tls, settings=self.settings,
+                               use_environment=False)
         client = CapRoverClient(instance, http, self.settings, failure=failure)
         self._clients[name] = client
         return client

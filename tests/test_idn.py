@@ -46,6 +46,13 @@ class TestNormalisation:
         with pytest.raises(ValueError, match="not a valid internationalised name"):
             normalise_url(raw)
 
+    def test_a_punycode_label_that_decodes_to_nothing_is_refused(self) -> None:
+        # Review (helper): accepted here, it reached httpx, whose IDNAError at the request
+        # read 'unexpected error (IDNAError)' on the row.
+        with pytest.raises(ValueError, match="punycode label that is not valid"):
+            normalise_url("https://xn--zz.example")
+        assert normalise_url("https://CAPTAIN.XN--FA-HIA.DE") == "https://captain.xn--fa-hia.de"
+
     def test_the_warning_names_the_host_contacted(self) -> None:
         instance = instance_from_vault("https://captain.faß.de")
         assert instance.warnings == (

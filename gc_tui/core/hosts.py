@@ -26,7 +26,7 @@ def encode_host(hostname: str) -> str:
 
 def decode_host(hostname: str) -> str | None:
     """The Unicode form of a host written in punycode (``xn--`` labels); None otherwise."""
-    if not any(label.startswith("xn--") for label in hostname.split(".")):
+    if not any(label.lower().startswith("xn--") for label in hostname.split(".")):
         return None
     try:
         return idna.decode(hostname)

@@ -290,6 +290,11 @@ async def _exchange(
         raise describe(error) from None
     except httpx.HTTPError as error:
         raise describe(error) from None
+    except (httpx.InvalidURL, UnicodeError) as error:
+        # An address httpx cannot encode (the vault's are checked first; this is the net).
+        raise NetworkFailure(
+            FailureKind.OTHER, f"the address cannot be used ({type(error).__name__})"
+        ) from None
     try:
         declared = response.headers.get("content-length", "")
         limit = settings.max_response_bytes

@@ -75,6 +75,9 @@ def _origin(raw: str) -> _Origin:
             if shown is not None:
                 # A punycode host can imitate another (a homograph): say how it reads.
                 notes.append(f"the host {hostname} is punycode for {printable(shown, 80)}")
+            elif any(label.lower().startswith("xn--") for label in hostname.split(".")):
+                # httpx would refuse it only when the request is built, as an error of its own.
+                raise ValueError("the host name has a punycode label that is not valid")
         if not all(_HOST_LABEL.match(label) for label in hostname.split(".")):
             raise ValueError("the host name contains characters a host name cannot have")
         host = hostname

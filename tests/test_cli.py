@@ -365,6 +365,27 @@ class TestMistakes:
         assert result.code == 2 and "has no tag or digest" in result.stderr
         assert "--allow-floating" in result.stderr
 
+    @pytest.mark.parametrize("tag", ["latest", "main", "6"])
+    def test_a_floating_tag_needs_allow_floating_too(
+        self, vault: Path, fleet: FakeFleetThread, tag: str
+    ) -> None:
+        # Review (helper): ':latest' deployed without a word, though --allow-floating's own
+        # help names it: each server pulls whatever the tag points to at that moment.
+        image = f"communityfirst/superset-deployment:{tag}"
+        result = gc_tui("deploy", *vault_flags(vault), "--app", "superset", "--image", image,
+                        "--yes")
+        assert result.code == 2 and f"names the floating tag {tag!r}" in result.stderr
+        assert result.stderr.rstrip().endswith("--allow-floating")
+        assert all(not f.deploy_requests() for f in fleet.fleet.instances)
+
+    def test_a_malformed_image_is_refused_without_a_hint_that_cannot_help(
+        self, vault: Path
+    ) -> None:
+        result = gc_tui("deploy", *vault_flags(vault), "--app", "superset", "--image",
+                        "repo:1:2", "--yes")
+        assert result.code == 2 and "not a valid image reference" in result.stderr
+        assert "--allow-floating" not in result.stderr
+
     def test_a_missing_vault_is_said_before_the_password_is_asked(self, tmp_path: Path) -> None:
         stdin = Terminal("")  # a terminal: the prompt would block if it came first
         result = gc_tui("audit", "--vault", str(tmp_path / "nope.kdbx"), stdin=stdin,

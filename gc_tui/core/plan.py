@@ -26,6 +26,11 @@ class PlanError(ValueError):
     """The request cannot become a plan (a malformed image, an unknown instance, ...)."""
 
 
+class FloatingImage(PlanError):
+    """An image that names no fixed build (no tag, or a floating one): refused unless the
+    operator allows floating images (--allow-floating, the dialog's checkbox)."""
+
+
 @dataclass(frozen=True)
 class DeployTarget:
     """What the operator asked for: this app on this instance should run this image."""
@@ -155,9 +160,22 @@ def check_image(image: str, *, allow_floating: bool = False) -> None:
     except InvalidImage as err:
         raise PlanError(str(err)) from None  # already names the image and what is wrong
     if parsed.tag is None and parsed.digest is None and not allow_floating:
-        raise PlanError(
+        raise FloatingImage(
             f"{image!r} has no tag or digest: each server would pull whatever 'latest' is "
             "then; name a tag (or allow floating images)"
+        )
+
+
+def check_typed_image(image: str, *, allow_floating: bool = False) -> None:
+    """check_image, and for an image the operator typed (``--image``, the deploy dialog) a
+    floating tag too: ``:latest``, ``:main`` or a bare major names whatever the registry
+    points it to on each server's pull. Targets are checked when the file loads instead."""
+    check_image(image, allow_floating=allow_floating)
+    parsed = parse_image(image)
+    if parsed.floating and not allow_floating:
+        raise FloatingImage(
+            f"{image!r} names the floating tag {parsed.tag!r}: each server would pull whatever "
+            "it points to then; name a release tag (or allow floating images)"
         )
 
 

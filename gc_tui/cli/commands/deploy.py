@@ -15,9 +15,10 @@ from gc_tui.core.targets import Targets
 def cmd_deploy(ctx: Context) -> int:
     from gc_tui.core.plan import (
         DeployTarget,
+        FloatingImage,
         PlanError,
         build_plan,
-        check_image,
+        check_typed_image,
         plan_options,
         to_target_selection,
         unknown_apps,
@@ -38,9 +39,11 @@ def cmd_deploy(ctx: Context) -> int:
         if not args.image:
             raise UsageError("deploy needs --image IMAGE")
         try:
-            check_image(args.image, allow_floating=args.allow_floating)  # before the vault opens
+            check_typed_image(args.image, allow_floating=args.allow_floating)  # before the vault
+        except FloatingImage as err:
+            raise UsageError(f"{err}: --allow-floating") from None
         except PlanError as err:
-            raise UsageError(f"{err} (--allow-floating)") from None
+            raise UsageError(str(err)) from None
     targets = ctx.targets(required=args.to_targets)
     options = plan_options(
         targets,

@@ -29,10 +29,12 @@ from gc_tui.core.images import ImageRef, try_parse_image
 from gc_tui.core.model import InstanceAudit
 from gc_tui.core.plan import (
     DeployTarget,
+    FloatingImage,
     Plan,
     PlanError,
     PlanOptions,
     build_plan,
+    check_typed_image,
     skip_busy,
 )
 from gc_tui.tui.fleet_rows import FleetRow
@@ -246,6 +248,7 @@ class DeployScreen(ModalScreen[Plan | None]):
             error.update(Text("Type the tag to deploy.", style="italic"))
         else:
             try:
+                check_typed_image(image, allow_floating=self._options().allow_floating)
                 targets = [DeployTarget(row.instance, row.app_name, image) for row in self.rows]
                 plan = build_plan(list(self.audits.values()), targets, self._options())
                 self.plan = skip_busy(plan, self.busy)
@@ -253,7 +256,7 @@ class DeployScreen(ModalScreen[Plan | None]):
                 error.display = False
             except PlanError as err:
                 error.update(safe_text(str(err), style="bold red", wrap=True))
-                if "no tag or digest" in str(err):
+                if isinstance(err, FloatingImage):
                     floating.display = True
         self._show_plan()
         self._update_deploy_button()

@@ -87,6 +87,17 @@ def test_the_demo_knows_what_is_new_upstream_for_every_app() -> None:
     assert {"current", "behind", "repushed", "floating", "manual"} <= set(states)
 
 
+def test_upstream_says_which_instances_it_could_not_read() -> None:
+    # Review (helper): gc-tui upstream exited 0 and said nothing of fernridge and graniteflats,
+    # whose repositories were then simply missing from the list.
+    code, out, err = demo("upstream", "--format", "json")
+    assert code == 1  # as the README says: an instance did not answer
+    assert json.loads(out)["repositories"]
+    assert "fernridge did not answer" in err and "graniteflats did not answer" in err
+    code, _, err = demo("upstream", "--instance", "staging")
+    assert code == 0 and "did not answer" not in err
+
+
 def test_the_demo_deploys_to_newest() -> None:
     code, out, err = demo("deploy", "--to-newest", "--instance", "kestrelbay", "--dry-run",
                           "--format", "json")

@@ -146,8 +146,10 @@ _SECRET_KEYS = {"password", "passwd", "token", "secret", "otp"}
 
 
 def load_config(path: Path | None = None) -> Config:
-    """Read the config file; a missing default file means the defaults."""
-    explicit = path is not None
+    """Read the config file; a missing default file means the defaults. A file named by
+    --config or $GC_TUI_CONFIG must exist: a typo there would quietly drop read_only and the
+    rest of what the operator meant to set."""
+    explicit = path is not None or bool(os.environ.get("GC_TUI_CONFIG"))
     path = path or default_config_path()
     if not path.exists():
         if explicit:

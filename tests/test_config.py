@@ -59,6 +59,15 @@ class TestStrict:
         assert acme.insecure and acme.read_only
         assert not other.insecure and not other.read_only
 
+    def test_a_file_gc_tui_config_names_must_exist(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # Review (helper): a typo in $GC_TUI_CONFIG (in a cron job, say) silently meant the
+        # defaults, read_only = true included; --config already refused a missing file.
+        monkeypatch.setenv("GC_TUI_CONFIG", str(tmp_path / "nope.toml"))
+        with pytest.raises(ConfigError, match=r"nope\.toml: no such config file"):
+            load_config()
+
     def test_a_missing_default_file_means_defaults(self) -> None:
         assert load_config().concurrency == 256
 

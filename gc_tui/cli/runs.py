@@ -11,7 +11,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Sequence
 
-from gc_tui.cli.context import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, Context
+from gc_tui.cli.context import EXIT_INCOMPLETE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Context
 from gc_tui.core.engine import Engine, EventSink, RowEvent, RowResult, RowState
 from gc_tui.core.journal import Journal
 from gc_tui.core.plan import CONFIRM_COUNT_ABOVE, EVERY_APP, Plan, SkipKind
@@ -39,19 +39,22 @@ async def confirm_and_run(ctx: Context, plan: Plan, make_engine: EngineFactory) 
                 return EXIT_INCOMPLETE
         return stop
     engine = make_engine(ctx.journal(), lambda event: print_event(ctx, event))
-    results = await run_interruptible(ctx, engine)
+    results, interrupted = await run_interruptible(ctx, engine)
     print_results(ctx, plan.action, results)
     for split in engine.splits:
         ctx.err(f"warning: {split.message}")
     planned = [result for result in results if result.state is not RowState.SKIPPED]
+    if interrupted:
+        return EXIT_INTERRUPTED  # a script can tell an interruption from a failure
     every_row_done = all(r.state is RowState.DONE for r in planned)
     return EXIT_OK if every_row_done and not unreached else EXIT_INCOMPLETE
 
 
-async def run_interruptible(ctx: Context, engine: Engine) -> list[RowResult]:
+async def run_interruptible(ctx: Context, engine: Engine) -> tuple[list[RowResult], bool]:
     """First Ctrl-C: start nothing new, let what is in flight end. Second: stop now.
 
     Either way every row's final state is reported: the engine records it on cancellation.
+    Returns the results, and whether Ctrl-C was pressed.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(engine.run())
@@ -75,9 +78,9 @@ async def run_interruptible(ctx: Context, engine: Engine) -> list[RowResult]:
     except (NotImplementedError, RuntimeError, ValueError):
         installed = False
     try:
-        return await task
+        return await task, presses > 0
     except asyncio.CancelledError:
-        return engine.final_results()
+        return engine.final_results(), True
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -345,8 +346,18 @@ class TestCli:
         vault = tmp_path / "v.kdbx"
         vault.write_bytes(b"")
         base = Settings(update_timing=timing)
-        assert cli.run(["tui", "--vault", str(vault), "--allow-slow-vault"], base=base) == 0
-        assert cli.run(["tui", "--vault", str(vault)]) == 0
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        assert cli.run(["tui", "--vault", str(vault), "--allow-slow-vault"], base=base,
+                       stdin=Terminal(), stdout=Terminal()) == 0
+        assert cli.run(["tui", "--vault", str(vault)], stdin=Terminal(), stdout=Terminal()) == 0
+        # Without a terminal it says so in one line instead of drawing into a pipe.
+        err = io.StringIO()
+        assert cli.run(["tui", "--vault", str(vault)], stdin=io.StringIO(),
+                       stdout=io.StringIO(), stderr=err) == 2
+        assert "the TUI needs a terminal" in err.getvalue() and len(built) == 2
         assert built[0].allow_slow_vault is True and built[0].update_timing == timing
         assert built[1].allow_slow_vault is False and built[1].update_timing == UpdateTiming()
 

@@ -333,6 +333,13 @@ class TestPasswordSources:
         result = gc_tui("audit", *vault_flags(vault), "--instance", "alpha", password=None)
         assert result.code == 0, result.stderr
 
+    def test_nothing_on_stdin_is_not_called_a_wrong_password(self, vault: Path) -> None:
+        # Review (helper): </dev/null with --password-stdin read 'wrong password or key file'.
+        result = gc_tui("audit", *vault_flags(vault), "--password-stdin", stdin=io.StringIO(),
+                        password=None)
+        assert result.code == 2
+        assert result.stderr.strip() == "gc-tui: --password-stdin: no password on stdin"
+
     def test_key_file_alone_needs_no_password(self, fleet: FakeFleetThread, tmp_path: Path) -> None:
         from tests.vaults import make_keyfile
 

@@ -63,6 +63,8 @@ class TestShowing:
         assert f"run {run_record['run_id']}  deploy" in out and "done       acme / explorer" in out
         code, out, _ = gc_tui("log", "--unsettled", "--format", "json")
         assert json.loads(out) == {"runs": []}
+        code, out, _ = gc_tui("log", "--unsettled")  # runs exist, none is open
+        assert out.strip() == "(no unsettled rows)"
         code, out, err = gc_tui("log", "--run", "nope")
         assert code == 2 and "no run 'nope'" in err
 

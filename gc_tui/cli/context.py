@@ -109,7 +109,11 @@ class Context:
             return self.settings.password
         keyfile = self.settings.keyfile
         if getattr(self.args, "password_stdin", False):
-            line = self.stdin.readline().rstrip("\r\n")
+            raw = self.stdin.readline()
+            if not raw and keyfile is None:
+                # Nothing at all (</dev/null, a closed pipe): not a wrong password.
+                raise UsageError("--password-stdin: no password on stdin")
+            line = raw.rstrip("\r\n")
             return Secret(line) if line or keyfile is None else None
         from_env = os.environ.get(PASSWORD_ENV)
         if from_env is not None:

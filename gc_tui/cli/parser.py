@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on the built-in demo fleet (local fake servers and a generated vault)",
         description="Start the demo fleet on loopback with a demo vault, and open the TUI on "
         "it; 'gc-tui demo audit --format json' (or any command) runs that command on the "
-        "demo fleet instead. Deploys go to a journal in a temporary folder, removed on exit.",
+        "demo fleet instead. Deploys go to the demo's own journal ($XDG_STATE_HOME/gc-tui/demo/), "
+        "never to your real one.",
     )
     demo.add_argument("rest", nargs=argparse.REMAINDER, help="a command and its flags")
     return parser

@@ -44,7 +44,8 @@ def cmd_log(ctx: Context) -> int:
 
         ctx.out(upgrade_notes(shown))
     else:
-        ctx.out(log_table(shown) if shown else "(no runs in the journal)")
+        empty = "(no unsettled rows)" if ctx.args.unsettled and runs else "(no runs in the journal)"
+        ctx.out(log_table(shown) if shown else empty)
     return EXIT_OK
 
 

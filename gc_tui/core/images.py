@@ -254,6 +254,12 @@ _PRERELEASE = re.compile(
 )
 
 
+def is_named_floating_tag(tag: str | None) -> bool:
+    """``latest``, ``main`` and the like: names that say they move. A bare major (``2``,
+    ``17``) floats too, but a plain number is also how some projects number builds."""
+    return tag is not None and tag.lower() in _FLOATING_NAMES
+
+
 def is_floating_tag(tag: str | None) -> bool:
     """True for tags that move: ``latest``/``main``/..., no tag (implicit latest), a bare major.
 

@@ -13,7 +13,13 @@ from enum import StrEnum
 
 from gc_tui.core.drift import drift_of
 from gc_tui.core.groups import group_members
-from gc_tui.core.images import InvalidImage, is_server_build, parse_image, same_repository
+from gc_tui.core.images import (
+    InvalidImage,
+    is_named_floating_tag,
+    is_server_build,
+    parse_image,
+    same_repository,
+)
 from gc_tui.core.model import AppInfo, InstanceAudit
 from gc_tui.core.targets import DEFAULT_HOLD, Targets, is_held
 
@@ -168,11 +174,12 @@ def check_image(image: str, *, allow_floating: bool = False) -> None:
 
 def check_typed_image(image: str, *, allow_floating: bool = False) -> None:
     """check_image, and for an image the operator typed (``--image``, the deploy dialog) a
-    floating tag too: ``:latest``, ``:main`` or a bare major names whatever the registry
-    points it to on each server's pull. Targets are checked when the file loads instead."""
+    tag named to move too: ``:latest``, ``:main`` pull whatever the registry points them to
+    on each server. A bare number passes: some projects number their builds that way.
+    Targets are checked when the file loads instead."""
     check_image(image, allow_floating=allow_floating)
     parsed = parse_image(image)
-    if parsed.floating and not allow_floating:
+    if parsed.digest is None and is_named_floating_tag(parsed.tag) and not allow_floating:
         raise FloatingImage(
             f"{image!r} names the floating tag {parsed.tag!r}: each server would pull whatever "
             "it points to then; name a release tag (or allow floating images)"

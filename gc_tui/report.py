@@ -262,7 +262,7 @@ def audit_matrix(matrix: Matrix, width: int | None = None) -> str:
         for index in range(len(labels))
     ]
     label_widths = [text_width(label) + MATRIX_GAP for label in labels]
-    if width is None:
+    if width is None or not labels:
         whole = [max(cell, label) for cell, label in zip(cell_widths, label_widths, strict=True)]
         blocks = [(range(len(labels)), whole)]
     else:
@@ -326,7 +326,9 @@ def _matrix_block(
     for row, name in zip(matrix.rows, names, strict=True):
         cells = texts.get(row.instance)
         if cells is None:
-            status = keep_start(printable(row.status_text), sum(shares) - MATRIX_GAP)
+            status = printable(row.status_text)
+            if len(columns):  # across the columns; with none (no instance answered), whole
+                status = keep_start(status, sum(shares) - MATRIX_GAP)
             lines.append(f"{pad(name, name_width)}{gap}{status}")
             continue
         line = pad(name, name_width) + "".join(

@@ -211,6 +211,14 @@ class TestHeadless:
                 row.instance for row in matrix.rows
             ]
 
+    @pytest.mark.parametrize("width", [None, 80])
+    def test_with_no_instance_answering_each_says_why(self, width: int | None) -> None:
+        # Review (helper): with no app column the status was cut to nothing: names, blanks.
+        down = InstanceAudit(Instance("down", "https://captain.down.example.org"),
+                             InstanceStatus.UNREACHABLE, "connection refused")
+        lines = audit_matrix(build_matrix([down]), width).splitlines()
+        assert lines[1].split(None, 1) == ["down", "unreachable: connection refused"]
+
     def test_server_text_is_printable(self) -> None:
         hostile = audit("evil\x1b]0;pwned\x07", ("app\x1b[31m", "repo/app:1\x07"))
         text = audit_matrix(build_matrix([hostile]))

@@ -40,9 +40,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._fleet import VAULT_PASSWORD, Report, fake_fleet, write_vault
 
 if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
     from gc_tui.config import Config
+    from gc_tui.tui.app import GcTuiApp
+    from gc_tui.tui.screens.fleet import FleetScreen
 
 FILTER_TEXT = "superset-wor"  # typed one key at a time
+
+
+async def unlocked(app: GcTuiApp, pilot: Pilot[None], deadline: float) -> FleetScreen:
+    """The fleet screen, once the vault is open and the session exists."""
+    from gc_tui.tui.screens.fleet import FleetScreen
+
+    while not isinstance(app.screen, FleetScreen) or app.ops.session is None:
+        await pilot.pause(0.02)
+        if time.perf_counter() > deadline:
+            raise SystemExit("the vault did not unlock")
+    return app.screen
 
 
 def closed_registries() -> Config:
@@ -63,7 +78,6 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
     from gc_tui.settings import Settings
     from gc_tui.tui.app import GcTuiApp, make_app
     from gc_tui.tui.messages import OpsMessage
-    from gc_tui.tui.screens.fleet import FleetScreen
 
     arrivals: list[float] = []
     syncs: list[tuple[float, float]] = []  # (start, end) of each table sync
@@ -87,12 +101,8 @@ async def _measure(vault: Path, instances: int, apps: int) -> dict[str, object]:
     app = TimedApp(options)
     figures: dict[str, object] = {}
     async with app.run_test(size=(160, 50)) as pilot:
-        deadline = time.perf_counter() + 120
-        while not isinstance(app.screen, FleetScreen) or app.ops.session is None:
-            await pilot.pause(0.02)
-            if time.perf_counter() > deadline:
-                raise SystemExit("the vault did not unlock")
-        screen = app.screen
+        deadline = time.perf_counter() + 120  # for the unlock and the audit together
+        screen = await unlocked(app, pilot, deadline)
         table = screen.table
         original_sync = table.sync
 
@@ -231,7 +241,6 @@ async def _measure_matrix(vault: Path, instances: int) -> dict[str, float]:
     from gc_tui.core.secret import Secret
     from gc_tui.settings import Settings
     from gc_tui.tui.app import GcTuiApp
-    from gc_tui.tui.screens.fleet import FleetScreen
 
     arrivals: list[float] = []
 
@@ -246,12 +255,8 @@ async def _measure_matrix(vault: Path, instances: int) -> dict[str, float]:
                             config=closed_registries()))
     figures: dict[str, float] = {}
     async with app.run_test(size=(160, 50)) as pilot:
-        deadline = time.perf_counter() + 120
-        while not isinstance(app.screen, FleetScreen) or app.ops.session is None:
-            await pilot.pause(0.02)
-            if time.perf_counter() > deadline:
-                raise SystemExit("the vault did not unlock")
-        screen = app.screen
+        deadline = time.perf_counter() + 120  # for the unlock and the audit together
+        screen = await unlocked(app, pilot, deadline)
         screen.action_toggle_matrix()
         figures["answers_before_m"] = len(arrivals)
         matrix = screen.matrix
